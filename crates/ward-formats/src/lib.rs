@@ -1,0 +1,23 @@
+//! Pure parsers for the untrusted bytes that ward inspects.
+//!
+//! Data flow: a caller (normally `ward-scan`) opens a file, hands this crate a byte slice or
+//! a reader, and gets back typed facts about the content: which callables a pickle imports,
+//! which members a zip holds and where its two directories disagree, what a header claims.
+//! This crate never decides whether those facts are dangerous; that is policy, and policy
+//! lives in `ward-scan`.
+//!
+//! Rules every module here follows:
+//! - never open files or sockets, never execute or deserialize what is read;
+//! - never panic on input: no slice indexing on input, checked arithmetic on every number
+//!   read from the input, every loop bounded by a named field of [`Limits`];
+//! - fail closed: a parse that stops early says where and why, and keeps what it learned
+//!   before stopping.
+#![deny(clippy::indexing_slicing)]
+
+pub mod budget;
+pub mod limits;
+pub mod reader;
+
+pub use budget::{Budget, BudgetExhausted};
+pub use limits::Limits;
+pub use reader::Reader;
