@@ -6,6 +6,8 @@
 //! Policy (allowlists, waivers) then decides what is reported, and a report writer renders
 //! the result as text, JSON or SARIF.
 
+pub mod context;
 pub mod finding;
 
+pub use context::{Context, Source};
 pub use finding::{Code, Finding, Location, Severity};
