@@ -9,6 +9,11 @@
 //! Each fixture says which finding codes a scan must report for it, so one test can walk
 //! the whole corpus and check every expectation.
 
+pub mod containers;
+pub mod graphs;
+pub mod tensors;
+pub mod pickle;
+
 use std::fs;
 use std::path::Path;
 
@@ -56,7 +61,12 @@ impl Fixture {
 
 /// Every fixture generated from bytes, malicious and benign.
 pub fn all() -> Vec<Fixture> {
-    Vec::new()
+    let mut all = Vec::new();
+    all.extend(containers::fixtures());
+    all.extend(graphs::fixtures());
+    all.extend(tensors::fixtures());
+    all.extend(pickle::fixtures());
+    all
 }
 
 /// Writes every fixture below `root`.

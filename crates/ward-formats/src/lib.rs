@@ -15,8 +15,20 @@
 #![deny(clippy::indexing_slicing)]
 
 pub mod budget;
+pub mod compress;
+pub mod detect;
+pub mod gguf;
+pub mod jinja;
 pub mod limits;
+pub mod npy;
+pub mod onnx;
+pub mod pickle;
+pub mod protobuf;
 pub mod reader;
+pub mod tf;
+pub mod safetensors;
+pub mod tar;
+pub mod zip;
 
 pub use budget::{Budget, BudgetExhausted};
 pub use limits::Limits;

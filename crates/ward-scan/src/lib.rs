@@ -6,8 +6,22 @@
 //! Policy (allowlists, waivers) then decides what is reported, and a report writer renders
 //! the result as text, JSON or SARIF.
 
+pub mod archive;
+pub mod codes;
 pub mod context;
+pub mod engine;
 pub mod finding;
+pub mod folder;
+pub mod gguf;
+pub mod keras;
+pub mod onnx;
+pub mod pickle;
+pub mod policy;
+pub mod report;
+pub mod safetensors;
+pub mod template;
+pub mod scan;
+pub mod tf;
 
 pub use context::{Context, Source};
 pub use finding::{Code, Finding, Location, Severity};

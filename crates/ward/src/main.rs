@@ -16,13 +16,24 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Find malicious or unsafe content in model files before anyone loads them.
+    Scan(cmd::scan::ScanArgs),
+}
 
-#[expect(
-    unreachable_code,
-    reason = "no subcommand yet: the first one removes this"
-)]
+/// Exit code for usage, policy and I/O errors (clap uses the same for usage errors).
+const EXIT_ERROR: u8 = 2;
+
 fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
-    match command {}
+    let result = match command {
+        Command::Scan(args) => cmd::scan::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
 }

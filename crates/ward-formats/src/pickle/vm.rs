@@ -1,0 +1,1317 @@
+//! The machine itself: opcodes, stack, mark stack, memo and symbolic values.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::input::{Input, Line, ReadError};
+use super::text::{self, IntArg};
+use super::{
+    Call, CallOp, Extension, HIGHEST_PROTOCOL, Import, ImportOp, JoblibArray, LimitKind, Nested,
+    Options, PersistentId, Pickle, PickleError, StorageRef, SuspiciousBuild, TopValue,
+};
+
+/// Items kept across all containers of one pickle. Past it, containers keep counting but
+/// stop storing, so that cycles and huge lists cannot grow memory; the values they would
+/// have held are only needed for small structures (call arguments, persistent ids, joblib
+/// wrapper state), which come first in real pickles.
+const MAX_RETAINED_ITEMS: usize = 1 << 18;
+/// Bytes of strings kept across one pickle, beyond which strings are skipped like
+/// payloads longer than `max_inspected_bytes`.
+const MAX_RETAINED_BYTES: usize = 32 << 20;
+/// The budget is checked every this many opcodes.
+const BUDGET_INTERVAL: u64 = 4096;
+/// Longest text line kept for protocol 0 opcodes (names, numbers, quoted strings).
+const MAX_LINE: usize = 60 * 1024;
+/// Memo indices below this are held in a vector; sparse larger ones in a map.
+const DENSE_MEMO: u64 = 1 << 16;
+
+/// Loaders that unpickle a bytes argument. A pickle passed to one is parsed recursively.
+const NESTED_LOADERS: &[&str] = &[
+    "pickle.loads",
+    "pickle._loads",
+    "_pickle.loads",
+    "dill.loads",
+    "dill._dill.loads",
+    "cloudpickle.loads",
+    "cloudpickle.cloudpickle.loads",
+    "joblib.numpy_pickle.loads",
+    "pickle.load",
+    "pickle._load",
+    "_pickle.load",
+    "dill.load",
+    "dill._dill.load",
+    "torch.load",
+    "numpy.load",
+];
+
+/// The joblib class whose `BUILD` is followed by raw array bytes.
+const JOBLIB_WRAPPER: &str = "joblib.numpy_pickle.NumpyArrayWrapper";
+
+/// A symbolic value: enough of the real object to follow names, arguments and state.
+#[derive(Debug, Clone)]
+enum Value {
+    None,
+    Bool,
+    Int(i64),
+    BigInt(Rc<[u8]>),
+    Float,
+    Str(Rc<str>),
+    Bytes(Rc<[u8]>),
+    /// A string or bytes payload too long to keep.
+    Skipped,
+    Tuple(Rc<Vec<Value>>),
+    List(Rc<RefCell<Vec<Value>>>),
+    Dict(Rc<RefCell<Vec<(Value, Value)>>>),
+    Set,
+    /// A class, function or module returned by `find_class`, by its full name.
+    Global(Rc<str>),
+    /// The result of a call.
+    Object(Rc<RefCell<Object>>),
+    /// Something the machine cannot follow (persistent ids, extension codes, buffers).
+    Opaque,
+}
+
+#[derive(Debug)]
+struct Object {
+    /// Full name of the callable that made it, when it was a global.
+    callable: Option<Rc<str>>,
+    args: Value,
+    state: Option<Value>,
+}
+
+impl Value {
+    fn describe(&self) -> String {
+        match self {
+            Value::Global(name) => format!("global `{name}`"),
+            Value::Object(o) => match &o.borrow().callable {
+                Some(c) => format!("object made by `{c}`"),
+                None => "object of unknown type".to_owned(),
+            },
+            _ => "value".to_owned(),
+        }
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+enum Step {
+    Continue,
+    Stop,
+}
+
+type OpResult = Result<Step, PickleError>;
+
+struct Machine<'o> {
+    opts: &'o Options<'o>,
+    stack: Vec<Value>,
+    marks: Vec<usize>,
+    memo_dense: Vec<Option<Value>>,
+    memo_sparse: HashMap<u64, Value>,
+    memo_len: u64,
+    proto: u8,
+    retained_items: usize,
+    retained_bytes: usize,
+    /// Offset of the opcode being run.
+    op_offset: u64,
+    out: Pickle,
+    /// In sniff mode, `GLOBAL` names must look like Python identifiers.
+    sniff: bool,
+}
+
+/// Runs one pickle from the current position of `input`.
+pub(crate) fn run(input: &mut Input<'_>, opts: &Options<'_>) -> Pickle {
+    let mut m = Machine::new(opts, input.offset(), false);
+    m.run(input);
+    m.out
+}
+
+/// Runs the machine over a prefix in sniff mode; see [`super::sniff`].
+pub(crate) fn trial_parse(prefix: &[u8]) -> bool {
+    let limits = crate::Limits::default();
+    let budget = crate::Budget::unlimited();
+    let opts = Options {
+        limits: &limits,
+        budget: &budget,
+        nesting: limits.max_pickle_nesting,
+    };
+    let mut reader = prefix;
+    let mut input = Input::new(&mut reader, 0, Some(prefix.len() as u64));
+    let mut m = Machine::new(&opts, 0, true);
+    m.run(&mut input);
+    match &m.out.error {
+        None => true,
+        // Running out of prefix is fine if enough was understood.
+        Some(PickleError::Truncated { .. }) => m.out.opcodes >= 3,
+        Some(_) => false,
+    }
+}
+
+/// Whether `b` is an opcode of protocols 0 to 5.
+pub(crate) fn is_opcode(b: u8) -> bool {
+    matches!(
+        b,
+        b'(' | b'.'
+            | b'0'
+            | b'1'
+            | b'2'
+            | b'F'
+            | b'I'
+            | b'J'
+            | b'K'
+            | b'L'
+            | b'M'
+            | b'N'
+            | b'P'
+            | b'Q'
+            | b'R'
+            | b'S'
+            | b'T'
+            | b'U'
+            | b'V'
+            | b'X'
+            | b'a'
+            | b'b'
+            | b'c'
+            | b'd'
+            | b'}'
+            | b'e'
+            | b'g'
+            | b'h'
+            | b'i'
+            | b'j'
+            | b'l'
+            | b']'
+            | b'o'
+            | b'p'
+            | b'q'
+            | b'r'
+            | b's'
+            | b't'
+            | b')'
+            | b'u'
+            | b'G'
+            | b'B'
+            | b'C'
+            | 0x80..=0x98
+    )
+}
+
+impl<'o> Machine<'o> {
+    fn new(opts: &'o Options<'o>, start: u64, sniff: bool) -> Self {
+        Self {
+            opts,
+            stack: Vec::with_capacity(64),
+            marks: Vec::new(),
+            memo_dense: Vec::new(),
+            memo_sparse: HashMap::new(),
+            memo_len: 0,
+            proto: 0,
+            retained_items: 0,
+            retained_bytes: 0,
+            op_offset: start,
+            out: Pickle {
+                start,
+                end: start,
+                ..Pickle::default()
+            },
+            sniff,
+        }
+    }
+
+    fn run(&mut self, input: &mut Input<'_>) {
+        let limits = self.opts.limits;
+        loop {
+            self.op_offset = input.offset();
+            if self.out.opcodes >= limits.max_pickle_opcodes {
+                self.out.error = Some(PickleError::Limit {
+                    kind: LimitKind::Opcodes,
+                    value: limits.max_pickle_opcodes,
+                    offset: self.op_offset,
+                });
+                break;
+            }
+            if self.out.opcodes % BUDGET_INTERVAL == BUDGET_INTERVAL - 1
+                && self.opts.budget.check().is_err()
+            {
+                self.out.error = Some(PickleError::Limit {
+                    kind: LimitKind::Time,
+                    value: limits.time_budget.as_secs(),
+                    offset: self.op_offset,
+                });
+                break;
+            }
+            let op = match input.byte() {
+                Ok(op) => op,
+                Err(e) => {
+                    self.out.error = Some(self.read_err(e, input));
+                    break;
+                }
+            };
+            self.out.opcodes = self.out.opcodes.saturating_add(1);
+            match self.step(op, input) {
+                Ok(Step::Continue) => {}
+                Ok(Step::Stop) => break,
+                Err(e) => {
+                    self.out.error = Some(e);
+                    break;
+                }
+            }
+            if self.stack.len().saturating_add(self.marks.len()) > limits.max_pickle_stack {
+                self.out.error = Some(PickleError::Limit {
+                    kind: LimitKind::Stack,
+                    value: limits.max_pickle_stack as u64,
+                    offset: self.op_offset,
+                });
+                break;
+            }
+        }
+        self.out.end = input.offset();
+    }
+
+    fn read_err(&self, e: ReadError, input: &Input<'_>) -> PickleError {
+        match e {
+            ReadError::Eof => PickleError::Truncated {
+                offset: input.offset(),
+            },
+            ReadError::Io(e) => PickleError::Io {
+                offset: input.offset(),
+                message: e.to_string(),
+            },
+        }
+    }
+
+    fn invalid(&self, what: impl Into<String>) -> PickleError {
+        PickleError::Invalid {
+            offset: self.op_offset,
+            what: what.into(),
+        }
+    }
+
+    fn fence(&self) -> usize {
+        self.marks.last().copied().unwrap_or(0)
+    }
+
+    fn push(&mut self, v: Value) {
+        self.stack.push(v);
+    }
+
+    fn pop(&mut self) -> Result<Value, PickleError> {
+        if self.stack.len() <= self.fence() {
+            return Err(self.invalid("unpickling stack underflow"));
+        }
+        self.stack
+            .pop()
+            .ok_or_else(|| self.invalid("unpickling stack underflow"))
+    }
+
+    fn top(&self) -> Result<&Value, PickleError> {
+        if self.stack.len() <= self.fence() {
+            return Err(self.invalid("unpickling stack underflow"));
+        }
+        self.stack
+            .last()
+            .ok_or_else(|| self.invalid("unpickling stack underflow"))
+    }
+
+    /// Pops the top mark and returns the stack length it recorded.
+    fn marker(&mut self) -> Result<usize, PickleError> {
+        self.marks
+            .pop()
+            .ok_or_else(|| self.invalid("could not find MARK"))
+    }
+
+    /// Pops everything above the top mark.
+    fn pop_mark(&mut self) -> Result<Vec<Value>, PickleError> {
+        let at = self.marker()?;
+        if at > self.stack.len() {
+            return Err(self.invalid("unpickling stack underflow"));
+        }
+        Ok(self.stack.split_off(at))
+    }
+
+    fn retain(&mut self, n: usize) -> bool {
+        match self.retained_items.checked_add(n) {
+            Some(total) if total <= MAX_RETAINED_ITEMS => {
+                self.retained_items = total;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn tuple(&mut self, items: Vec<Value>) -> Value {
+        if self.retain(items.len()) {
+            Value::Tuple(Rc::new(items))
+        } else {
+            Value::Tuple(Rc::new(Vec::new()))
+        }
+    }
+
+    fn err_from(&self, e: ReadError, input: &Input<'_>) -> PickleError {
+        self.read_err(e, input)
+    }
+
+    fn line<'i>(&self, input: &'i mut Input<'_>) -> Result<Line<'i>, PickleError> {
+        let offset = input.offset();
+        input.line(MAX_LINE).map_err(|e| match e {
+            ReadError::Eof => PickleError::Truncated { offset },
+            ReadError::Io(e) => PickleError::Io {
+                offset,
+                message: e.to_string(),
+            },
+        })
+    }
+
+    /// A short text line (newline included); an overlong one is invalid where CPython
+    /// needs its value (names, numbers, memo indices).
+    fn short_line(&self, input: &mut Input<'_>, what: &str) -> Result<Vec<u8>, PickleError> {
+        match self.line(input)? {
+            Line::Short(l) => Ok(l.to_vec()),
+            Line::Long(n) => Err(self.invalid(format!("{what} line of {n} bytes is too long"))),
+        }
+    }
+
+    /// Reads a length-prefixed payload, keeping it when short enough.
+    fn payload(&mut self, input: &mut Input<'_>, len: u64) -> Result<Option<Vec<u8>>, PickleError> {
+        let keep = len <= self.opts.limits.max_inspected_bytes as u64
+            && (len as usize).saturating_add(self.retained_bytes) <= MAX_RETAINED_BYTES;
+        if keep {
+            let bytes = input.read_vec(len).map_err(|e| self.err_from(e, input))?;
+            self.retained_bytes = self.retained_bytes.saturating_add(bytes.len());
+            Ok(Some(bytes))
+        } else {
+            input.skip(len).map_err(|e| self.err_from(e, input))?;
+            Ok(None)
+        }
+    }
+
+    fn str_value(&mut self, bytes: Option<Vec<u8>>) -> Result<Value, PickleError> {
+        match bytes {
+            None => Ok(Value::Skipped),
+            Some(b) => match decode_utf8_surrogatepass(&b) {
+                Some(s) => Ok(Value::Str(Rc::from(s))),
+                None => Err(self.invalid("string is not valid UTF-8")),
+            },
+        }
+    }
+
+    fn memo_put(&mut self, idx: u64, v: Value) -> Result<(), PickleError> {
+        let existed = if idx < DENSE_MEMO {
+            // `idx` is below `DENSE_MEMO`, which fits in `usize`.
+            let i = idx as usize;
+            if self.memo_dense.len() <= i {
+                self.memo_dense.resize(i + 1, None);
+            }
+            match self.memo_dense.get_mut(i) {
+                Some(slot) => slot.replace(v).is_some(),
+                None => false,
+            }
+        } else {
+            self.memo_sparse.insert(idx, v).is_some()
+        };
+        if !existed {
+            self.memo_len = self.memo_len.saturating_add(1);
+            if self.memo_len > self.opts.limits.max_pickle_memo as u64 {
+                return Err(PickleError::Limit {
+                    kind: LimitKind::Memo,
+                    value: self.opts.limits.max_pickle_memo as u64,
+                    offset: self.op_offset,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn memo_get(&self, idx: u64) -> Result<Value, PickleError> {
+        let found = if idx < DENSE_MEMO {
+            self.memo_dense.get(idx as usize).and_then(Option::as_ref)
+        } else {
+            self.memo_sparse.get(&idx)
+        };
+        found
+            .cloned()
+            .ok_or_else(|| self.invalid(format!("memo value not found at index {idx}")))
+    }
+
+    fn put_top(&mut self, idx: u64) -> Result<Step, PickleError> {
+        let v = self.top()?.clone();
+        self.memo_put(idx, v)?;
+        Ok(Step::Continue)
+    }
+
+    fn get(&mut self, idx: u64) -> Result<Step, PickleError> {
+        let v = self.memo_get(idx)?;
+        self.push(v);
+        Ok(Step::Continue)
+    }
+
+    fn import(&mut self, op: ImportOp, module: Option<&str>, name: Option<&str>) -> Value {
+        let resolved = match (module, name) {
+            (Some(m), Some(n)) => {
+                let (m, n) = if self.proto < 3 {
+                    super::compat::map_py2(m, n)
+                } else {
+                    (m, n)
+                };
+                Some((m.to_owned(), n.to_owned()))
+            }
+            _ => None,
+        };
+        let value = match &resolved {
+            Some((m, n)) => Value::Global(Rc::from(format!("{m}.{n}"))),
+            None => Value::Opaque,
+        };
+        self.out.imports.push(Import {
+            offset: self.op_offset,
+            op,
+            name: resolved,
+        });
+        value
+    }
+
+    fn callable_name(v: &Value) -> Option<Rc<str>> {
+        match v {
+            Value::Global(name) => Some(name.clone()),
+            _ => None,
+        }
+    }
+
+    fn record_call(&mut self, op: CallOp, callable: Option<&Rc<str>>) {
+        self.out.calls.push(Call {
+            offset: self.op_offset,
+            op,
+            callable: callable.map(|c| c.to_string()),
+        });
+    }
+
+    fn object(&mut self, callable: Option<Rc<str>>, args: Value) -> Value {
+        Value::Object(Rc::new(RefCell::new(Object {
+            callable,
+            args,
+            state: None,
+        })))
+    }
+
+    /// `REDUCE` and the calls that behave like it: records the call, follows the values
+    /// some callables return, and parses pickles passed to loaders.
+    fn call(
+        &mut self,
+        op: CallOp,
+        callable: &Value,
+        args: Value,
+        input: &mut Input<'_>,
+    ) -> Result<Value, PickleError> {
+        let name = Self::callable_name(callable);
+        self.record_call(op, name.as_ref());
+        let Some(name) = name else {
+            return Ok(self.object(None, args));
+        };
+        let first = match &args {
+            Value::Tuple(items) => items.first().cloned(),
+            _ => None,
+        };
+        if NESTED_LOADERS.contains(&&*name) {
+            self.nested(&name, first.as_ref(), input);
+        }
+        // `_codecs.encode(text, 'latin1')` is how protocol 2 writes bytes; follow it so that
+        // bytes passed to a loader this way are still inspected.
+        if &*name == "_codecs.encode"
+            && let Value::Tuple(items) = &args
+            && let (Some(Value::Str(s)), Some(Value::Str(enc))) = (items.first(), items.get(1))
+            && matches!(&**enc, "latin1" | "latin-1" | "iso-8859-1")
+        {
+            let bytes: Option<Vec<u8>> =
+                s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
+            if let Some(b) = bytes {
+                return Ok(Value::Bytes(Rc::from(b)));
+            }
+        }
+        Ok(self.object(Some(name), args))
+    }
+
+    fn nested(&mut self, via: &str, arg: Option<&Value>, _input: &mut Input<'_>) {
+        let bytes = match arg {
+            Some(Value::Bytes(b)) => Some(b.clone()),
+            // `pickle.load(io.BytesIO(data))`.
+            Some(Value::Object(o)) => match &o.borrow().args {
+                Value::Tuple(items) => match items.first() {
+                    Some(Value::Bytes(b)) => Some(b.clone()),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut nested = Nested {
+            offset: self.op_offset,
+            via: via.to_owned(),
+            pickle: None,
+            not_parsed: None,
+        };
+        match bytes {
+            None => {
+                nested.not_parsed =
+                    Some("the argument is not a bytes value the scanner could keep".to_owned());
+            }
+            Some(_) if self.opts.nesting >= self.opts.limits.max_pickle_nesting => {
+                nested.not_parsed = Some(format!(
+                    "nesting limit `max_pickle_nesting` of {} reached",
+                    self.opts.limits.max_pickle_nesting
+                ));
+            }
+            Some(bytes) => {
+                let inner = Options {
+                    nesting: self.opts.nesting.saturating_add(1),
+                    ..*self.opts
+                };
+                nested.pickle = Some(Box::new(super::parse_slice(&bytes, &inner)));
+            }
+        }
+        self.out.nested.push(nested);
+    }
+
+    fn build(&mut self, input: &mut Input<'_>) -> OpResult {
+        let state = self.pop()?;
+        let target = self.top()?.clone();
+        let class = match &target {
+            Value::Object(o) => o.borrow().callable.clone(),
+            _ => None,
+        };
+        self.record_call(CallOp::Build, class.as_ref());
+        // A BUILD whose target is a class, function or module sets attributes on it
+        // (`setattr` from the slot-state half of the state): this is how a pickle rewires
+        // `__builtins__`, a module function or a class method that later code calls, and
+        // it never happens when restoring plain data.
+        if let Value::Global(name) = &target {
+            self.out.suspicious_builds.push(SuspiciousBuild {
+                offset: self.op_offset,
+                target: format!("global `{name}`"),
+                reason: "BUILD sets attributes on a class, function or module".to_owned(),
+            });
+        }
+        if let Some(key) = dunder_key(&state) {
+            self.out.suspicious_builds.push(SuspiciousBuild {
+                offset: self.op_offset,
+                target: target.describe(),
+                reason: format!("BUILD state sets the special attribute `{key}`"),
+            });
+        }
+        if let Value::Object(o) = &target {
+            o.borrow_mut().state = Some(state.clone());
+        }
+        if class.as_deref() == Some(JOBLIB_WRAPPER) {
+            self.joblib_array(&state, input)?;
+        }
+        Ok(Step::Continue)
+    }
+
+    /// Reads the array data joblib's `NumpyPickler` writes right after the `BUILD` of a
+    /// `NumpyArrayWrapper`: a padding-length byte and padding (when the state names an
+    /// alignment), then the raw items, or a protocol 2 pickle for object arrays.
+    fn joblib_array(&mut self, state: &Value, input: &mut Input<'_>) -> Result<(), PickleError> {
+        let Value::Dict(d) = state else {
+            return Err(self.invalid("joblib array wrapper state is not a dict"));
+        };
+        let items = d.borrow();
+        let field = |k: &str| {
+            items
+                .iter()
+                .find(|(key, _)| key.as_str() == Some(k))
+                .map(|(_, v)| v.clone())
+        };
+        let shape: Option<Vec<u64>> = match field("shape") {
+            Some(Value::Tuple(t)) => t
+                .iter()
+                .map(|v| match v {
+                    Value::Int(i) => u64::try_from(*i).ok(),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        let Some(shape) = shape else {
+            return Err(self.invalid("joblib array wrapper has no readable `shape`"));
+        };
+        let Some((dtype, itemsize)) = field("dtype").as_ref().and_then(dtype_of) else {
+            return Err(self.invalid("joblib array wrapper has no readable `dtype`"));
+        };
+        let aligned = matches!(field("numpy_array_alignment_bytes"), Some(Value::Int(_)));
+        drop(items);
+        let offset = self.op_offset;
+        if dtype.starts_with('O') {
+            if self.opts.nesting >= self.opts.limits.max_pickle_nesting {
+                return Err(PickleError::Limit {
+                    kind: LimitKind::Nesting,
+                    value: self.opts.limits.max_pickle_nesting as u64,
+                    offset,
+                });
+            }
+            let inner = Options {
+                nesting: self.opts.nesting.saturating_add(1),
+                ..*self.opts
+            };
+            let pickle = run(input, &inner);
+            let failed = pickle.error.clone();
+            self.out.joblib_arrays.push(JoblibArray {
+                offset,
+                shape,
+                dtype,
+                data_bytes: 0,
+                object_pickle: Some(Box::new(pickle)),
+            });
+            // The outer stream cannot be followed past an object array that did not end.
+            return match failed {
+                Some(e) => Err(e),
+                None => Ok(()),
+            };
+        }
+        let mut skipped = 0u64;
+        if aligned {
+            let pad = input.byte().map_err(|e| self.err_from(e, input))?;
+            input
+                .skip(u64::from(pad))
+                .map_err(|e| self.err_from(e, input))?;
+            skipped = 1 + u64::from(pad);
+        }
+        let count = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        let Some(data) = count.and_then(|c| c.checked_mul(itemsize)) else {
+            return Err(self.invalid("joblib array size overflows"));
+        };
+        input.skip(data).map_err(|e| self.err_from(e, input))?;
+        self.out.joblib_arrays.push(JoblibArray {
+            offset,
+            shape,
+            dtype,
+            data_bytes: skipped.saturating_add(data),
+            object_pickle: None,
+        });
+        Ok(())
+    }
+
+    fn persistent(&mut self, pid: &Value) {
+        let storage = match pid {
+            Value::Tuple(items) => storage_ref(items),
+            _ => None,
+        };
+        self.out.persistent_ids.push(PersistentId {
+            offset: self.op_offset,
+            storage,
+        });
+        self.push(Value::Opaque);
+    }
+
+    fn extension(&mut self, code: u32) -> OpResult {
+        if code == 0 {
+            return Err(self.invalid("EXT specifies code <= 0"));
+        }
+        self.out.extensions.push(Extension {
+            offset: self.op_offset,
+            code,
+        });
+        self.push(Value::Opaque);
+        Ok(Step::Continue)
+    }
+
+    fn add_items(&mut self, target_at: usize, items: Vec<Value>, dict: bool) -> OpResult {
+        if dict && !items.len().is_multiple_of(2) {
+            return Err(self.invalid("odd number of items for SETITEMS"));
+        }
+        let keep = self.retain(items.len());
+        let target = self
+            .stack
+            .get(target_at)
+            .cloned()
+            .ok_or_else(|| self.invalid("unpickling stack underflow"))?;
+        if !keep {
+            return Ok(Step::Continue);
+        }
+        match target {
+            Value::List(l) => l.borrow_mut().extend(items),
+            Value::Dict(d) => {
+                let mut it = items.into_iter();
+                let mut d = d.borrow_mut();
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    d.push((k, v));
+                }
+            }
+            // Appending to another object calls its `append`/`extend`/`__setitem__`; the
+            // class that made it was imported and is judged by policy like any other.
+            _ => {}
+        }
+        Ok(Step::Continue)
+    }
+
+    fn step(&mut self, op: u8, input: &mut Input<'_>) -> OpResult {
+        macro_rules! arg {
+            ($n:literal) => {
+                input.array::<$n>().map_err(|e| self.err_from(e, input))?
+            };
+        }
+        match op {
+            b'(' => {
+                self.marks.push(self.stack.len());
+            }
+            b'.' => {
+                let v = self.pop()?;
+                self.out.top = Some(summarise(&v));
+                return Ok(Step::Stop);
+            }
+            b'0' => {
+                let len = self.stack.len();
+                if self.marks.last() == Some(&len) {
+                    self.marks.pop();
+                } else {
+                    self.pop()?;
+                }
+            }
+            b'1' => {
+                self.pop_mark()?;
+            }
+            b'2' => {
+                let v = self.top()?.clone();
+                self.push(v);
+            }
+            b'F' => {
+                let l = self.short_line(input, "FLOAT")?;
+                if text::parse_float_line(&l).is_none() {
+                    return Err(self.invalid("could not convert string to float"));
+                }
+                self.push(Value::Float);
+            }
+            b'I' => {
+                let l = self.short_line(input, "INT")?;
+                let v = match text::parse_int_line(&l) {
+                    Some(IntArg::Bool(_)) => Value::Bool,
+                    Some(IntArg::Small(i)) => Value::Int(i),
+                    Some(IntArg::Big) => Value::BigInt(Rc::from(Vec::new())),
+                    None => return Err(self.invalid("could not convert string to int")),
+                };
+                self.push(v);
+            }
+            b'J' => {
+                let v = i32::from_le_bytes(arg!(4));
+                self.push(Value::Int(i64::from(v)));
+            }
+            b'K' => {
+                let [v] = arg!(1);
+                self.push(Value::Int(i64::from(v)));
+            }
+            b'M' => {
+                let v = u16::from_le_bytes(arg!(2));
+                self.push(Value::Int(i64::from(v)));
+            }
+            b'L' => {
+                let l = self.short_line(input, "LONG")?;
+                let v = match text::parse_long_line(&l) {
+                    Some(Some(i)) => Value::Int(i),
+                    Some(None) => Value::BigInt(Rc::from(Vec::new())),
+                    None => return Err(self.invalid("invalid literal for int()")),
+                };
+                self.push(v);
+            }
+            0x8a | 0x8b => {
+                let n: u64 = if op == 0x8a {
+                    let [n] = arg!(1);
+                    u64::from(n)
+                } else {
+                    let n = i32::from_le_bytes(arg!(4));
+                    u64::try_from(n)
+                        .map_err(|_| self.invalid("LONG pickle has negative byte count"))?
+                };
+                let bytes = self.payload(input, n)?;
+                let v = match bytes {
+                    Some(b) if b.len() <= 8 => Value::Int(le_signed(&b)),
+                    Some(b) if b.len() <= 16 => Value::BigInt(Rc::from(b)),
+                    _ => Value::BigInt(Rc::from(Vec::new())),
+                };
+                self.push(v);
+            }
+            b'N' => self.push(Value::None),
+            0x88 | 0x89 => self.push(Value::Bool),
+            b'G' => {
+                let _ = arg!(8);
+                self.push(Value::Float);
+            }
+            b'P' => {
+                let l = self.short_line(input, "PERSID")?;
+                let body = l.strip_suffix(b"\n").unwrap_or(&l);
+                if !body.is_ascii() {
+                    return Err(self.invalid("persistent IDs in protocol 0 must be ASCII strings"));
+                }
+                let pid = Value::Str(Rc::from(String::from_utf8_lossy(body).as_ref()));
+                self.persistent(&pid);
+            }
+            b'Q' => {
+                let pid = self.pop()?;
+                self.persistent(&pid);
+            }
+            b'S' => {
+                let v = match self.line(input)? {
+                    Line::Short(l) => {
+                        let l = l.to_vec();
+                        let decoded = text::decode_string_line(&l).ok_or_else(|| {
+                            self.invalid("the STRING opcode argument must be quoted")
+                        })?;
+                        self.bytes_as_str(decoded)
+                    }
+                    Line::Long(_) => Value::Skipped,
+                };
+                self.push(v);
+            }
+            b'T' => {
+                let n = i32::from_le_bytes(arg!(4));
+                let n = u64::try_from(n)
+                    .map_err(|_| self.invalid("BINSTRING pickle has negative byte count"))?;
+                let b = self.payload(input, n)?;
+                let v = b.map_or(Value::Skipped, |b| self.bytes_as_str(b));
+                self.push(v);
+            }
+            b'U' => {
+                let [n] = arg!(1);
+                let b = self.payload(input, u64::from(n))?;
+                let v = b.map_or(Value::Skipped, |b| self.bytes_as_str(b));
+                self.push(v);
+            }
+            b'V' => {
+                let v = match self.line(input)? {
+                    Line::Short(l) => {
+                        let body = l.strip_suffix(b"\n").unwrap_or(l).to_vec();
+                        let s = text::decode_raw_unicode_escape(&body).ok_or_else(|| {
+                            self.invalid("invalid raw-unicode-escape in UNICODE argument")
+                        })?;
+                        Value::Str(Rc::from(s))
+                    }
+                    Line::Long(_) => Value::Skipped,
+                };
+                self.push(v);
+            }
+            b'X' => {
+                let n = u32::from_le_bytes(arg!(4));
+                let b = self.payload(input, u64::from(n))?;
+                let v = self.str_value(b)?;
+                self.push(v);
+            }
+            0x8c => {
+                let [n] = arg!(1);
+                let b = self.payload(input, u64::from(n))?;
+                let v = self.str_value(b)?;
+                self.push(v);
+            }
+            0x8d => {
+                let n = u64::from_le_bytes(arg!(8));
+                self.check_size(n, "BINUNICODE8")?;
+                let b = self.payload(input, n)?;
+                let v = self.str_value(b)?;
+                self.push(v);
+            }
+            b'B' | b'C' | 0x8e | 0x96 => {
+                let n = match op {
+                    b'B' => u64::from(u32::from_le_bytes(arg!(4))),
+                    b'C' => {
+                        let [n] = arg!(1);
+                        u64::from(n)
+                    }
+                    _ => {
+                        let n = u64::from_le_bytes(arg!(8));
+                        self.check_size(n, "BINBYTES8")?;
+                        n
+                    }
+                };
+                let b = self.payload(input, n)?;
+                self.push(b.map_or(Value::Skipped, |b| Value::Bytes(Rc::from(b))));
+            }
+            b'a' => {
+                let v = self.pop()?;
+                let at = self.stack.len();
+                if at == 0 || at <= self.fence() {
+                    return Err(self.invalid("unpickling stack underflow"));
+                }
+                return self.add_items(at - 1, vec![v], false);
+            }
+            b'e' => {
+                let items = self.pop_mark()?;
+                let at = self.stack.len();
+                if at == 0 || at <= self.fence() {
+                    return Err(self.invalid("unpickling stack underflow"));
+                }
+                return self.add_items(at - 1, items, false);
+            }
+            b's' => {
+                let v = self.pop()?;
+                let k = self.pop()?;
+                let at = self.stack.len();
+                if at == 0 || at <= self.fence() {
+                    return Err(self.invalid("unpickling stack underflow"));
+                }
+                return self.add_items(at - 1, vec![k, v], true);
+            }
+            b'u' => {
+                let items = self.pop_mark()?;
+                let at = self.stack.len();
+                if at == 0 || at <= self.fence() {
+                    return Err(self.invalid("unpickling stack underflow"));
+                }
+                return self.add_items(at - 1, items, true);
+            }
+            0x90 => {
+                let _ = self.pop_mark()?;
+                let at = self.stack.len();
+                if at == 0 || at <= self.fence() {
+                    return Err(self.invalid("unpickling stack underflow"));
+                }
+            }
+            b'b' => return self.build(input),
+            b'c' => {
+                let module = self.short_line(input, "GLOBAL module")?;
+                let name = self.short_line(input, "GLOBAL name")?;
+                let module = self.name_line(&module)?;
+                let name = self.name_line(&name)?;
+                let v = self.import(ImportOp::Global, Some(&module), Some(&name));
+                self.push(v);
+            }
+            0x93 => {
+                let name = self.pop()?;
+                let module = self.pop()?;
+                for v in [&module, &name] {
+                    if !matches!(
+                        v,
+                        Value::Str(_) | Value::Skipped | Value::Object(_) | Value::Opaque
+                    ) {
+                        return Err(self.invalid("STACK_GLOBAL requires str"));
+                    }
+                }
+                let v = self.import(ImportOp::StackGlobal, module.as_str(), name.as_str());
+                self.push(v);
+            }
+            b'i' => {
+                let args = self.pop_mark()?;
+                let module = self.short_line(input, "INST module")?;
+                let name = self.short_line(input, "INST name")?;
+                let module = self.name_line(&module)?;
+                let name = self.name_line(&name)?;
+                let cls = self.import(ImportOp::Inst, Some(&module), Some(&name));
+                let args = self.tuple(args);
+                let v = self.call(CallOp::Inst, &cls, args, input)?;
+                self.push(v);
+            }
+            b'o' => {
+                let mut items = self.pop_mark()?;
+                if items.is_empty() {
+                    return Err(self.invalid("unpickling stack underflow"));
+                }
+                let cls = items.remove(0);
+                let args = self.tuple(items);
+                let v = self.call(CallOp::Obj, &cls, args, input)?;
+                self.push(v);
+            }
+            b'R' => {
+                let args = self.pop()?;
+                let callable = self.pop()?;
+                let v = self.call(CallOp::Reduce, &callable, args, input)?;
+                self.push(v);
+            }
+            0x81 => {
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                let v = self.call(CallOp::NewObj, &cls, args, input)?;
+                self.push(v);
+            }
+            0x92 => {
+                let _kwargs = self.pop()?;
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                let v = self.call(CallOp::NewObjEx, &cls, args, input)?;
+                self.push(v);
+            }
+            b'd' | b'l' | b't' | 0x91 => {
+                let items = self.pop_mark()?;
+                let v = match op {
+                    b'd' => {
+                        if !items.len().is_multiple_of(2) {
+                            return Err(self.invalid("odd number of items for DICT"));
+                        }
+                        let keep = self.retain(items.len());
+                        let mut pairs = Vec::new();
+                        if keep {
+                            let mut it = items.into_iter();
+                            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                                pairs.push((k, v));
+                            }
+                        }
+                        Value::Dict(Rc::new(RefCell::new(pairs)))
+                    }
+                    b'l' => {
+                        let keep = self.retain(items.len());
+                        Value::List(Rc::new(RefCell::new(if keep { items } else { Vec::new() })))
+                    }
+                    b't' => self.tuple(items),
+                    _ => Value::Set,
+                };
+                self.push(v);
+            }
+            b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Vec::new())))),
+            b']' => self.push(Value::List(Rc::new(RefCell::new(Vec::new())))),
+            b')' => self.push(Value::Tuple(Rc::new(Vec::new()))),
+            0x8f => self.push(Value::Set),
+            0x85..=0x87 => {
+                let n = usize::from(op - 0x84);
+                if self.stack.len() < self.fence().saturating_add(n) {
+                    return Err(self.invalid("unpickling stack underflow"));
+                }
+                let at = self.stack.len() - n;
+                let items = self.stack.split_off(at);
+                let v = self.tuple(items);
+                self.push(v);
+            }
+            b'g' => {
+                let l = self.short_line(input, "GET")?;
+                let idx = text::parse_memo_index(&l)
+                    .ok_or_else(|| self.invalid("invalid GET argument"))?;
+                return self.get(idx);
+            }
+            b'h' => {
+                let [i] = arg!(1);
+                return self.get(u64::from(i));
+            }
+            b'j' => {
+                let i = u32::from_le_bytes(arg!(4));
+                return self.get(u64::from(i));
+            }
+            b'p' => {
+                let l = self.short_line(input, "PUT")?;
+                let idx = text::parse_memo_index(&l)
+                    .ok_or_else(|| self.invalid("invalid PUT argument"))?;
+                return self.put_top(idx);
+            }
+            b'q' => {
+                let [i] = arg!(1);
+                return self.put_top(u64::from(i));
+            }
+            b'r' => {
+                let i = u32::from_le_bytes(arg!(4));
+                return self.put_top(u64::from(i));
+            }
+            0x94 => {
+                let idx = self.memo_len;
+                return self.put_top(idx);
+            }
+            0x80 => {
+                let [p] = arg!(1);
+                if p > HIGHEST_PROTOCOL {
+                    return Err(self.invalid(format!("unsupported pickle protocol: {p}")));
+                }
+                self.proto = p;
+                if self.out.protocol.is_none() {
+                    self.out.protocol = Some(p);
+                }
+            }
+            0x82 => {
+                let [c] = arg!(1);
+                return self.extension(u32::from(c));
+            }
+            0x83 => {
+                let c = u16::from_le_bytes(arg!(2));
+                return self.extension(u32::from(c));
+            }
+            0x84 => {
+                let c = i32::from_le_bytes(arg!(4));
+                let c = u32::try_from(c).unwrap_or(0);
+                return self.extension(c);
+            }
+            0x95 => {
+                let n = u64::from_le_bytes(arg!(8));
+                self.check_size(n, "FRAME")?;
+                // The C unpickler reads the whole frame ahead: a frame longer than the
+                // rest of the input is truncation even if `STOP` comes first.
+                if input.remaining().is_some_and(|r| r < n) {
+                    return Err(PickleError::Truncated {
+                        offset: self.op_offset,
+                    });
+                }
+            }
+            0x97 => {
+                self.out.out_of_band.push(self.op_offset);
+                self.push(Value::Opaque);
+            }
+            0x98 => {
+                self.top()?;
+            }
+            other => {
+                return Err(self.invalid(format!("invalid load key `\\x{other:02x}`")));
+            }
+        }
+        Ok(Step::Continue)
+    }
+
+    fn check_size(&self, n: u64, what: &str) -> Result<(), PickleError> {
+        if n > i64::MAX as u64 {
+            return Err(self.invalid(format!("{what} exceeds system's maximum size")));
+        }
+        Ok(())
+    }
+
+    /// Python 2 `str` payloads (`STRING`, `BINSTRING`, `SHORT_BINSTRING`) become `str` under
+    /// the unpickler's default encoding; keep them as strings when they decode.
+    fn bytes_as_str(&mut self, b: Vec<u8>) -> Value {
+        match String::from_utf8(b) {
+            Ok(s) => Value::Str(Rc::from(s)),
+            Err(e) => Value::Bytes(Rc::from(e.into_bytes())),
+        }
+    }
+
+    fn name_line(&self, line: &[u8]) -> Result<String, PickleError> {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let s = std::str::from_utf8(body)
+            .map_err(|_| self.invalid("GLOBAL name is not valid UTF-8"))?;
+        if self.sniff && !is_dotted_identifier(s) {
+            return Err(self.invalid("not a Python name"));
+        }
+        Ok(s.to_owned())
+    }
+}
+
+fn is_dotted_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+/// The first dunder key of a `BUILD` state (`dict` or `(dict, slotstate)`).
+fn dunder_key(state: &Value) -> Option<String> {
+    let dicts: Vec<&Value> = match state {
+        Value::Tuple(t) => t.iter().collect(),
+        other => vec![other],
+    };
+    dicts.into_iter().find_map(|d| match d {
+        Value::Dict(pairs) => pairs.borrow().iter().find_map(|(k, _)| {
+            k.as_str()
+                .filter(|s| s.len() > 4 && s.starts_with("__") && s.ends_with("__"))
+                .map(str::to_owned)
+        }),
+        _ => None,
+    })
+}
+
+/// The dtype string and item size of a `numpy.dtype(...)` object.
+fn dtype_of(v: &Value) -> Option<(String, u64)> {
+    let Value::Object(o) = v else { return None };
+    let o = o.borrow();
+    if !matches!(o.callable.as_deref(), Some("numpy.dtype")) {
+        return None;
+    }
+    let Value::Tuple(args) = &o.args else {
+        return None;
+    };
+    let spec = args.first()?.as_str()?.to_owned();
+    let kind = spec.chars().next()?;
+    let digits: String = spec.chars().skip(1).collect();
+    // The state tuple's sixth field is the item size for flexible types (`V`, `S`, `U`).
+    let elsize = match &o.state {
+        Some(Value::Tuple(t)) => match t.get(5) {
+            Some(Value::Int(n)) if *n > 0 => u64::try_from(*n).ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    let size = match digits.parse::<u64>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => elsize,
+    };
+    match (kind, size) {
+        ('O', _) => Some((spec, 8)),
+        (_, Some(n)) => Some((spec, n)),
+        _ => None,
+    }
+}
+
+fn storage_ref(items: &[Value]) -> Option<StorageRef> {
+    if items.first()?.as_str()? != "storage" {
+        return None;
+    }
+    let storage_type = match items.get(1)? {
+        Value::Global(name) => Some(name.to_string()),
+        _ => None,
+    };
+    let key = items.get(2)?.as_str()?.to_owned();
+    let location = items.get(3)?.as_str()?.to_owned();
+    let numel = match items.get(4) {
+        Some(Value::Int(n)) => u64::try_from(*n).ok(),
+        _ => None,
+    };
+    Some(StorageRef {
+        storage_type,
+        key,
+        location,
+        numel,
+    })
+}
+
+fn summarise(v: &Value) -> TopValue {
+    match v {
+        Value::Int(i) => TopValue::Int(*i),
+        Value::BigInt(b) if !b.is_empty() => TopValue::LongBytes(b.to_vec()),
+        Value::List(l) => strings(&l.borrow()),
+        Value::Tuple(t) => strings(t),
+        _ => TopValue::Other,
+    }
+}
+
+fn strings(items: &[Value]) -> TopValue {
+    let out: Option<Vec<String>> = items
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    out.map_or(TopValue::Other, TopValue::Strings)
+}
+
+fn le_signed(b: &[u8]) -> i64 {
+    let mut buf = [0u8; 8];
+    let negative = b.last().is_some_and(|&x| x & 0x80 != 0);
+    if negative {
+        buf = [0xff; 8];
+    }
+    for (dst, src) in buf.iter_mut().zip(b) {
+        *dst = *src;
+    }
+    i64::from_le_bytes(buf)
+}
+
+/// UTF-8 decoding with Python's `surrogatepass`: encoded surrogates (`ED A0..BF ..`) are
+/// accepted, as `_pickle` does for `BINUNICODE`, and kept as replacement characters.
+fn decode_utf8_surrogatepass(b: &[u8]) -> Option<String> {
+    if let Ok(s) = std::str::from_utf8(b) {
+        return Some(s.to_owned());
+    }
+    let mut out = String::with_capacity(b.len());
+    let mut rest = b;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                return Some(out);
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).ok()?);
+                match bad {
+                    [0xed, 0xa0..=0xbf, 0x80..=0xbf, tail @ ..] => {
+                        out.push(char::REPLACEMENT_CHARACTER);
+                        rest = tail;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+}
