@@ -1,12 +1,16 @@
 """Benign graph-format models made with the real libraries, for ward's tests.
 
-Usage: benign_graphs.py OUTDIR
+Usage: benign_graphs.py OUTDIR [--with-external-data]
 
-Writes ONNX models built with `onnx.helper` (plain, with If and Loop subgraphs, with
-external data kept inside the model folder), Keras 3 models saved as `.keras` and `.h5`
+Writes ONNX models built with `onnx.helper` (plain, and with If and Loop subgraphs), Keras 3 models saved as `.keras` and `.h5`
 with several ordinary layer types, and TensorFlow protobuf files (a frozen GraphDef and a
 SavedModel) serialized with the compiled TensorFlow protos that `tensorboard` ships. Every
 file must scan clean.
+
+With `--with-external-data` it also writes `onnx-external/`, a model whose weights live in
+`model.onnx.data` next to it. The model scans clean, but a directory walk reports the raw
+data file itself as an unknown format (low), so the option is off for corpus-wide checks
+that expect no finding at all.
 
 TensorFlow itself is not installed (it is very large); `tensorboard.compat.proto` has no
 `SavedModel` message, so the two-field `SavedModel` wrapper (schema version 1, then the
@@ -72,6 +76,8 @@ def onnx_models(out):
     onnx.checker.check_model(model)
     onnx.save_model(model, os.path.join(out, "onnx-control-flow.onnx"))
 
+
+def onnx_external(out):
     # External data inside the model's own folder.
     big = numpy_helper.from_array(np.ones((64, 64), dtype=np.float32), "big")
     xin = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])
@@ -117,6 +123,17 @@ def keras_models(out):
     for name, model in [("keras-sequential", seq), ("keras-functional", functional)]:
         model.save(os.path.join(out, name + ".keras"))
         model.save(os.path.join(out, name + ".h5"))
+
+    # The same config in an HDF5 file of the newest layout (superblock version 3, version 2
+    # object headers), which Keras itself does not choose but h5py users may.
+    import h5py
+
+    with h5py.File(os.path.join(out, "keras-sequential.h5"), "r") as src:
+        with h5py.File(os.path.join(out, "keras-sequential-latest.h5"), "w", libver="latest") as dst:
+            for key in ("backend", "keras_version", "model_config", "training_config"):
+                if key in src.attrs:
+                    dst.attrs[key] = src.attrs[key]
+            dst.create_dataset("weights", data=np.zeros((4, 4), dtype=np.float32))
 
 
 def tf_graphs(out):
@@ -221,11 +238,16 @@ def varint(n):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: benign_graphs.py OUTDIR")
-    out = sys.argv[1]
+    args = sys.argv[1:]
+    external = "--with-external-data" in args
+    args = [a for a in args if a != "--with-external-data"]
+    if len(args) != 1:
+        sys.exit("usage: benign_graphs.py OUTDIR [--with-external-data]")
+    out = args[0]
     os.makedirs(out, exist_ok=True)
     onnx_models(out)
+    if external:
+        onnx_external(out)
     keras_models(out)
     tf_graphs(out)
 

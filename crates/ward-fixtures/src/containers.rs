@@ -99,6 +99,10 @@ impl ZipWriter {
     }
 
     /// The archive's bytes.
+    #[allow(
+        clippy::expect_used,
+        reason = "encoding into a `Vec<u8>` cannot fail: its writes are infallible"
+    )]
     pub fn finish(&self) -> Vec<u8> {
         let mut out = self.prefix.clone();
         let base = out.len();
@@ -291,12 +295,44 @@ pub fn tar_files(files: &[(&str, &[u8])]) -> Vec<u8> {
         .collect::<Vec<_>>())
 }
 
-/// A legacy (pre-1.6) PyTorch tar checkpoint with `pickle` as the model pickle.
+/// A legacy (pre-1.6) PyTorch tar checkpoint with `pickle` as the model pickle, laid out
+/// as `torch.serialization` writes it: `storages` holds a count, one
+/// `('0', 'cpu', torch.FloatStorage)` record with its element count and 4 raw floats, and
+/// an empty list of storage views; `tensors` holds a count, one
+/// `('0', '0', torch.FloatTensor)` record, then rank 1, size 4, stride 1 and offset 0.
 pub fn legacy_torch_tar(pickle: &[u8]) -> Vec<u8> {
+    let mut storages = b"\x80\x02K\x01.".to_vec();
+    storages.extend_from_slice(
+        b"\x80\x02X\x01\x00\x00\x000X\x03\x00\x00\x00cpuctorch\nFloatStorage\n\x87.",
+    );
+    storages.extend_from_slice(&4u64.to_le_bytes());
+    storages.extend_from_slice(&[0u8; 16]);
+    storages.extend_from_slice(b"\x80\x02].");
+    let mut tensors = b"\x80\x02K\x01.".to_vec();
+    tensors.extend_from_slice(
+        b"\x80\x02X\x01\x00\x00\x000X\x01\x00\x00\x000ctorch\nFloatTensor\n\x87.",
+    );
+    tensors.extend_from_slice(&1u32.to_le_bytes());
+    tensors.extend_from_slice(&[0u8; 4]);
+    for word in [4i64, 1, 0] {
+        tensors.extend_from_slice(&word.to_le_bytes());
+    }
     tar_files(&[
         ("sys_info", b"\x80\x02}q\x00."),
         ("pickle", pickle),
-        ("storages", b"\x80\x02K\x00."),
+        ("storages", &storages),
+        ("tensors", &tensors),
+    ])
+}
+
+/// A legacy tar checkpoint whose `storages` member carries a malicious storage record.
+pub fn legacy_torch_tar_evil_storages() -> Vec<u8> {
+    let mut storages = b"\x80\x02K\x01.".to_vec();
+    storages.extend_from_slice(EVIL_PICKLE);
+    tar_files(&[
+        ("sys_info", b"\x80\x02}q\x00."),
+        ("pickle", BENIGN_PICKLE),
+        ("storages", &storages),
         ("tensors", b"\x80\x02K\x00."),
     ])
 }
@@ -314,9 +350,15 @@ pub enum Wrapper {
     Xz,
     /// LZ4 frame.
     Lz4,
+    /// The `.lzma` ("alone") format, joblib's `lzma` compression.
+    Lzma,
 }
 
 /// `data` wrapped in one compression stream.
+#[allow(
+    clippy::expect_used,
+    reason = "encoding into a `Vec<u8>` cannot fail: its writes are infallible"
+)]
 pub fn compress(wrapper: Wrapper, data: &[u8]) -> Vec<u8> {
     let fail = "compressing into a Vec cannot fail";
     match wrapper {
@@ -338,6 +380,11 @@ pub fn compress(wrapper: Wrapper, data: &[u8]) -> Vec<u8> {
         Wrapper::Xz => {
             let mut out = Vec::new();
             lzma_rs::xz_compress(&mut &data[..], &mut out).expect(fail);
+            out
+        }
+        Wrapper::Lzma => {
+            let mut out = Vec::new();
+            lzma_rs::lzma_compress(&mut &data[..], &mut out).expect(fail);
             out
         }
         Wrapper::Lz4 => {
@@ -492,6 +539,11 @@ pub fn fixtures() -> Vec<Fixture> {
         &[UNSAFE],
     ));
     out.push(Fixture::file(
+        "containers/legacy-torch-evil-storages.tar",
+        legacy_torch_tar_evil_storages(),
+        &[UNSAFE, "pickle-legacy-storage-mismatch"],
+    ));
+    out.push(Fixture::file(
         "containers/legacy-torch-benign.tar",
         legacy_torch_tar(BENIGN_PICKLE),
         &[],
@@ -507,6 +559,7 @@ pub fn fixtures() -> Vec<Fixture> {
         ("bz2", Wrapper::Bzip2),
         ("xz", Wrapper::Xz),
         ("lz4", Wrapper::Lz4),
+        ("lzma", Wrapper::Lzma),
     ] {
         out.push(Fixture::file(
             format!("containers/joblib-evil.joblib.{name}"),

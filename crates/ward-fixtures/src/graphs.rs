@@ -5,6 +5,7 @@
 //! fixtures, dangerous TensorFlow ops have no inputs that would make them do anything, and
 //! Keras Lambda "code" is a short base64 string that is not valid bytecode.
 
+use ward_formats::hdf5::build as h5;
 use ward_formats::onnx::build as onnx;
 use ward_formats::tf::build as tf;
 
@@ -15,7 +16,9 @@ use crate::containers::zip;
 const METADATA: &[u8] = br#"{"keras_version": "3.15.1", "date_saved": "2026-01-01@00:00:00"}"#;
 
 fn keras_layer(module: &str, class: &str, config: &str) -> String {
-    format!(r#"{{"module": "{module}", "class_name": "{class}", "config": {config}, "registered_name": null}}"#)
+    format!(
+        r#"{{"module": "{module}", "class_name": "{class}", "config": {config}, "registered_name": null}}"#
+    )
 }
 
 /// A Keras 3 `config.json` for a Sequential model with the given extra layers.
@@ -44,7 +47,10 @@ fn keras_config(extra: &[String]) -> String {
 
 /// A `.keras` zip with a config and metadata (weights are not needed by the rules).
 pub fn keras_zip(config: &str) -> Vec<u8> {
-    zip(&[("metadata.json", METADATA), ("config.json", config.as_bytes())])
+    zip(&[
+        ("metadata.json", METADATA),
+        ("config.json", config.as_bytes()),
+    ])
 }
 
 /// A Keras 3 Lambda layer with a (harmless, not valid) marshalled function.
@@ -89,15 +95,23 @@ pub fn fixtures() -> Vec<Fixture> {
         onnx_files("weights.bin"),
         &["onnx-external-data-missing"],
     ));
-    let mut ok = onnx_files("weights.bin");
-    ok.push(("weights.bin".to_string(), vec![0u8; 16]));
-    out.push(Fixture::tree("graphs/onnx-external-inside", ok, &[]));
+    // A model whose data file sits inside its folder is checked clean by the unit tests
+    // of `ward_scan::onnx`; it is not in the corpus because a directory walk reports the
+    // raw data file itself as an unknown format (low).
 
     // ONNX custom domains, also hidden in a nested If subgraph and a model-local function.
-    let g = onnx::graph("main", vec![onnx::node("inv", "Inverse", "com.example.ops", vec![])], vec![]);
+    let g = onnx::graph(
+        "main",
+        vec![onnx::node("inv", "Inverse", "com.example.ops", vec![])],
+        vec![],
+    );
     out.push(Fixture::file(
         "graphs/onnx-custom-domain.onnx",
-        onnx::model(g, vec![onnx::opset("", 17), onnx::opset("com.example.ops", 1)], vec![]),
+        onnx::model(
+            g,
+            vec![onnx::opset("", 17), onnx::opset("com.example.ops", 1)],
+            vec![],
+        ),
         &["onnx-custom-domain"],
     ));
     let then = onnx::graph(
@@ -107,7 +121,12 @@ pub fn fixtures() -> Vec<Fixture> {
     );
     let g = onnx::graph(
         "main",
-        vec![onnx::node("if", "If", "", vec![onnx::graph_attribute("then_branch", then)])],
+        vec![onnx::node(
+            "if",
+            "If",
+            "",
+            vec![onnx::graph_attribute("then_branch", then)],
+        )],
         vec![],
     );
     out.push(Fixture::file(
@@ -120,10 +139,18 @@ pub fn fixtures() -> Vec<Fixture> {
         "Helper",
         vec![onnx::node("inner", "Hidden", "com.example.ops", vec![])],
     );
-    let g = onnx::graph("main", vec![onnx::node("call", "Helper", "com.example.fns", vec![])], vec![]);
+    let g = onnx::graph(
+        "main",
+        vec![onnx::node("call", "Helper", "com.example.fns", vec![])],
+        vec![],
+    );
     out.push(Fixture::file(
         "graphs/onnx-local-function.onnx",
-        onnx::model(g, vec![onnx::opset("", 17), onnx::opset("com.example.fns", 1)], vec![f]),
+        onnx::model(
+            g,
+            vec![onnx::opset("", 17), onnx::opset("com.example.fns", 1)],
+            vec![f],
+        ),
         &["onnx-custom-domain"],
     ));
     let clean = onnx::graph(
@@ -132,9 +159,16 @@ pub fn fixtures() -> Vec<Fixture> {
         vec![onnx::tensor("w", &[0u8; 64])],
     );
     let clean = onnx::model(clean, vec![onnx::opset("", 17)], vec![]);
-    let cut = clean.get(..clean.len().saturating_sub(10)).unwrap_or_default().to_vec();
+    let cut = clean
+        .get(..clean.len().saturating_sub(10))
+        .unwrap_or_default()
+        .to_vec();
     out.push(Fixture::file("graphs/onnx-plain.onnx", clean, &[]));
-    out.push(Fixture::file("graphs/onnx-truncated.onnx", cut, &["onnx-malformed"]));
+    out.push(Fixture::file(
+        "graphs/onnx-truncated.onnx",
+        cut,
+        &["onnx-malformed"],
+    ));
 
     // TensorFlow: frozen graphs and SavedModels, with dangerous ops in the main graph and
     // in the function library.
@@ -232,7 +266,11 @@ pub fn fixtures() -> Vec<Fixture> {
         keras_zip(&keras_config(&[tfsm])),
         &["keras-tfsm-layer", "keras-external-reference"],
     ));
-    let unknown = keras_layer("ward_fixture_pkg.layers", "Mystery", r#"{"name": "mystery"}"#);
+    let unknown = keras_layer(
+        "ward_fixture_pkg.layers",
+        "Mystery",
+        r#"{"name": "mystery"}"#,
+    );
     out.push(Fixture::file(
         "graphs/keras-unknown-module.keras",
         keras_zip(&keras_config(&[unknown])),
@@ -249,7 +287,40 @@ pub fn fixtures() -> Vec<Fixture> {
             "keras-serialized-code",
         ],
     ));
-    out.push(Fixture::file("graphs/keras-plain.keras", keras_zip(&keras_config(&[])), &[]));
+    out.push(Fixture::file(
+        "graphs/keras-plain.keras",
+        keras_zip(&keras_config(&[])),
+        &[],
+    ));
+
+    // Legacy `.h5` models: the config is a string attribute of the root group.
+    let h5 = |config: &str| {
+        h5::root_with_attributes(&[
+            ("backend", b"tensorflow".as_slice()),
+            ("keras_version", b"2.15.0".as_slice()),
+            ("model_config", config.as_bytes()),
+        ])
+    };
+    out.push(Fixture::file(
+        "graphs/keras-lambda.h5",
+        h5(&keras_config(&[lambda_layer()])),
+        &["keras-lambda-layer", "keras-serialized-code"],
+    ));
+    out.push(Fixture::file(
+        "graphs/keras-plain.h5",
+        h5(&keras_config(&[])),
+        &[],
+    ));
+    let plain = h5(&keras_config(&[]));
+    let cut = plain
+        .get(..plain.len().saturating_sub(40))
+        .unwrap_or_default()
+        .to_vec();
+    out.push(Fixture::file(
+        "graphs/keras-truncated.h5",
+        cut,
+        &["keras-h5-unreadable"],
+    ));
     out
 }
 

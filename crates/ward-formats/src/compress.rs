@@ -1,4 +1,4 @@
-//! Bounded streaming decompression for gzip, zlib, bzip2, xz and LZ4 frames.
+//! Bounded streaming decompression for gzip, zlib, bzip2, xz, `.lzma` and LZ4 frames.
 //!
 //! joblib wraps whole pickles in these streams, and archives wrap members in them, so the
 //! scanner must look inside. A few kilobytes can expand to terabytes (a decompression bomb),
@@ -130,7 +130,9 @@ impl<W: Write + ?Sized> Write for BoundedWriter<'_, W> {
         let room = cap.saturating_sub(self.written);
         if room == 0 && !buf.is_empty() {
             self.hit = Some(if self.max_bytes <= ratio_cap {
-                LimitHit::Size { limit: self.max_bytes }
+                LimitHit::Size {
+                    limit: self.max_bytes,
+                }
             } else {
                 LimitHit::Ratio {
                     limit: self.max_ratio,
@@ -175,6 +177,8 @@ pub fn decompress<W: Write + ?Sized>(
         Format::Xz => {
             lzma_rs::xz_decompress(&mut BufReader::new(input), &mut sink).map_err(|e| e.to_string())
         }
+        Format::Lzma => lzma_rs::lzma_decompress(&mut BufReader::new(input), &mut sink)
+            .map_err(|e| e.to_string()),
         other => return Err(DecompressError::NotCompression(other)),
     };
     if let Some(hit) = sink.limit_hit() {
@@ -234,11 +238,17 @@ mod tests {
                 lzma_rs::xz_compress(&mut &data[..], &mut out).unwrap();
                 out
             }
+            Format::Lzma => {
+                let mut out = Vec::new();
+                lzma_rs::lzma_compress(&mut &data[..], &mut out).unwrap();
+                out
+            }
             _ => unreachable!(),
         }
     }
 
-    const ALL: [Format; 5] = [
+    const ALL: [Format; 6] = [
+        Format::Lzma,
         Format::Gzip,
         Format::Zlib,
         Format::Bzip2,

@@ -31,6 +31,8 @@ pub enum Format {
     Xz,
     /// An LZ4 frame.
     Lz4,
+    /// A raw LZMA stream in the `.lzma` ("alone") format (joblib's `lzma` compression).
+    Lzma,
     /// A NumPy `.npy` array.
     Npy,
     /// A safetensors file.
@@ -65,6 +67,7 @@ impl Format {
             Format::Bzip2 => "bzip2",
             Format::Xz => "xz",
             Format::Lz4 => "lz4",
+            Format::Lzma => "lzma",
             Format::Npy => "npy",
             Format::Safetensors => "safetensors",
             Format::Gguf => "gguf",
@@ -82,7 +85,7 @@ impl Format {
     pub fn is_compression(self) -> bool {
         matches!(
             self,
-            Format::Gzip | Format::Zlib | Format::Bzip2 | Format::Xz | Format::Lz4
+            Format::Gzip | Format::Zlib | Format::Bzip2 | Format::Xz | Format::Lz4 | Format::Lzma
         )
     }
 }
@@ -140,6 +143,9 @@ pub fn detect(prefix: &[u8], len: u64) -> Format {
     }
     if is_bzip2(prefix) {
         return Format::Bzip2;
+    }
+    if is_lzma_alone(prefix) {
+        return Format::Lzma;
     }
     if is_binary_pickle(prefix) {
         return Format::Pickle;
@@ -211,6 +217,29 @@ fn is_bzip2(prefix: &[u8]) -> bool {
         }
         _ => false,
     }
+}
+
+/// The `.lzma` format has no magic number: a properties byte (`lc + 9 lp + 45 pb`, almost
+/// always `0x5d`), a dictionary size that `xz` and Python's `lzma` only ever write as 2^n or
+/// 2^n + 2^(n-1), and the uncompressed size or all ones for "unknown" (what joblib writes).
+fn is_lzma_alone(prefix: &[u8]) -> bool {
+    let Some(header) = prefix.get(..13) else {
+        return false;
+    };
+    let mut r = crate::Reader::new(header);
+    let (Some(props), Some(dict), Some(size)) = (r.u8(), r.u32_le(), r.u64_le()) else {
+        return false;
+    };
+    let props_ok = props < 225 && {
+        let lc = props % 9;
+        let lp = (props / 9) % 5;
+        lc + lp <= 4
+    };
+    let n = 31u32.saturating_sub(dict.leading_zeros());
+    let dict_ok =
+        (12..=30).contains(&n) && (dict == 1 << n || (n >= 1 && dict == (1 << n) | (1 << (n - 1))));
+    let size_ok = size == u64::MAX || size < 1 << 40;
+    props_ok && dict_ok && size_ok
 }
 
 /// A tar header is recognised by its checksum, which every tar dialect (v7, ustar, GNU,
@@ -349,6 +378,18 @@ mod tests {
             (b"\xfd7zXZ\x00\x00", Format::Xz),
             (b"\x04\x22\x4d\x18\x64", Format::Lz4),
             (b"BZh91AY&SY", Format::Bzip2),
+            (
+                b"\x5d\x00\x00\x40\x00\xff\xff\xff\xff\xff\xff\xff\xff\x00",
+                Format::Lzma,
+            ),
+            (
+                b"\x5d\x00\x00\x80\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00",
+                Format::Lzma,
+            ),
+            (
+                b"\x5d\x00\x00\x41\x00\xff\xff\xff\xff\xff\xff\xff\xff\x00",
+                Format::Unknown,
+            ),
             (b"\x80\x02}q\x00.", Format::Pickle),
             (b"\x80\x05\x95", Format::Pickle),
             (b"cos\nsystem\n(S'echo ward-fixture'\ntR.", Format::Pickle),

@@ -142,10 +142,7 @@ pub fn analyze(template: &str, max_nesting: usize) -> Analysis {
 fn walk(template: &str, max_nesting: usize, flags: &mut Vec<Flag>) -> Result<(), ParseError> {
     let mut rest = template;
     let mut blocks: Vec<(&'static str, usize)> = Vec::new();
-    loop {
-        let Some(start) = rest.find('{').map(|i| template.len() - rest.len() + i) else {
-            break;
-        };
+    while let Some(start) = rest.find('{').map(|i| template.len() - rest.len() + i) {
         let tail = template.get(start..).unwrap_or_default();
         let (kind, close) = if tail.starts_with("{{") {
             ("expr", "}}")
@@ -557,7 +554,7 @@ fn statement(
     }
     if keyword == "set" {
         // `{% set x = ... %}` is a statement; `{% set x %}...{% endset %}` opens a block.
-        if !toks.iter().any(|t| *t == Tok::Op("=")) {
+        if !toks.contains(&Tok::Op("=")) {
             if blocks.len() >= max_nesting {
                 return Err(err(format!(
                     "blocks nested deeper than the limit of {max_nesting}"

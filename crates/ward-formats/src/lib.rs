@@ -18,6 +18,7 @@ pub mod budget;
 pub mod compress;
 pub mod detect;
 pub mod gguf;
+pub mod hdf5;
 pub mod jinja;
 pub mod limits;
 pub mod npy;

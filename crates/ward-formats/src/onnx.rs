@@ -183,7 +183,9 @@ pub fn sniff(prefix: &[u8]) -> bool {
         if r.is_empty() {
             break;
         }
-        let Ok(key) = protobuf::varint(&mut r) else { return false };
+        let Ok(key) = protobuf::varint(&mut r) else {
+            return false;
+        };
         let number = key >> 3;
         let wire = key & 7;
         let Some(&(_, is_len)) = MODEL_FIELDS.iter().find(|(n, _)| u64::from(*n) == number) else {
@@ -191,7 +193,9 @@ pub fn sniff(prefix: &[u8]) -> bool {
         };
         match (wire, is_len) {
             (0, false) => {
-                let Ok(v) = protobuf::varint(&mut r) else { return false };
+                let Ok(v) = protobuf::varint(&mut r) else {
+                    return false;
+                };
                 if number == u64::from(model::IR_VERSION) {
                     if !(1..=64).contains(&v) {
                         return false;
@@ -200,7 +204,9 @@ pub fn sniff(prefix: &[u8]) -> bool {
                 }
             }
             (2, true) => {
-                let Ok(n) = protobuf::varint(&mut r) else { return false };
+                let Ok(n) = protobuf::varint(&mut r) else {
+                    return false;
+                };
                 if number == u64::from(model::GRAPH) || number == u64::from(model::OPSET_IMPORT) {
                     structure = true;
                 }
@@ -218,7 +224,12 @@ pub fn sniff(prefix: &[u8]) -> bool {
 
 /// Walks the ONNX model in the first `len` bytes of `src`.
 pub fn parse(src: &mut dyn ReadSeek, len: u64, limits: &Limits, budget: &Budget) -> Model {
-    let mut walk = Walk { limits, budget, loaded: 0, model: Model::default() };
+    let mut walk = Walk {
+        limits,
+        budget,
+        loaded: 0,
+        model: Model::default(),
+    };
     let mut stream = Stream::new(src, len);
     if let Err(e) = walk.model(&mut stream, len) {
         walk.model.error = Some(e);
@@ -260,7 +271,9 @@ impl Walk<'_> {
     }
 
     fn check_budget(&self, offset: u64) -> Result<(), ProtoError> {
-        self.budget.check().map_err(|_| ProtoError::Budget { offset })
+        self.budget
+            .check()
+            .map_err(|_| ProtoError::Budget { offset })
     }
 
     fn model(&mut self, s: &mut Stream<'_>, end: u64) -> Result<(), ProtoError> {
@@ -354,7 +367,11 @@ impl Walk<'_> {
         scope: &str,
         at: u64,
     ) -> Result<(), ProtoError> {
-        let mut t = ExternalTensor { scope: scope.to_string(), at, ..ExternalTensor::default() };
+        let mut t = ExternalTensor {
+            scope: scope.to_string(),
+            at,
+            ..ExternalTensor::default()
+        };
         let mut has_entries = false;
         while let Some((number, value, _)) = s.field(end)? {
             match (number, value) {
@@ -391,7 +408,11 @@ impl Walk<'_> {
                 _ => {}
             }
         }
-        self.model.opset_imports.push(OpsetImport { domain, version, scope });
+        self.model.opset_imports.push(OpsetImport {
+            domain,
+            version,
+            scope,
+        });
         Ok(())
     }
 
@@ -432,16 +453,18 @@ impl Walk<'_> {
         let mut scope = scope;
         for field in Fields::new(r.clone()) {
             let field = field?;
-            if field.number == graph::NAME {
-                if let Some(name) = field.value.string().filter(|n| !n.is_empty()) {
-                    scope = format!("{scope} `{name}`");
-                }
+            if field.number == graph::NAME
+                && let Some(name) = field.value.string().filter(|n| !n.is_empty())
+            {
+                scope = format!("{scope} `{name}`");
             }
         }
         for field in Fields::new(r) {
             let field = field?;
             self.check_budget(field.offset)?;
-            let Some(sub) = field.value.bytes() else { continue };
+            let Some(sub) = field.value.bytes() else {
+                continue;
+            };
             let depth = || protobuf::descend(depth, self.limits.max_nesting, field.offset);
             match field.number {
                 graph::NODE => self.node(sub, &scope, depth()?, field.offset)?,
@@ -453,7 +476,13 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn node(&mut self, r: Reader<'_>, scope: &str, depth: usize, at: u64) -> Result<(), ProtoError> {
+    fn node(
+        &mut self,
+        r: Reader<'_>,
+        scope: &str,
+        depth: usize,
+        at: u64,
+    ) -> Result<(), ProtoError> {
         let mut node = Node {
             scope: scope.to_string(),
             name: String::new(),
@@ -476,7 +505,11 @@ impl Walk<'_> {
                 _ => {}
             }
         }
-        let label = if node.name.is_empty() { node.op_type.clone() } else { node.name.clone() };
+        let label = if node.name.is_empty() {
+            node.op_type.clone()
+        } else {
+            node.name.clone()
+        };
         let inner_scope = format!("{scope}/{label}");
         self.model.nodes.push(node);
         for (r, offset) in attributes {
@@ -497,7 +530,9 @@ impl Walk<'_> {
         let scope = format!("{scope}.{name}");
         for field in Fields::new(r) {
             let field = field?;
-            let Some(sub) = field.value.bytes() else { continue };
+            let Some(sub) = field.value.bytes() else {
+                continue;
+            };
             match field.number {
                 attribute::T | attribute::TENSORS => self.tensor(sub, &scope, field.offset)?,
                 attribute::G | attribute::GRAPHS => {
@@ -516,7 +551,12 @@ impl Walk<'_> {
 
     /// `SparseTensorProto`: its `values` (1) and `indices` (2) are tensors that may be
     /// external.
-    fn sparse_tensor(&mut self, r: Reader<'_>, scope: &str, _depth: usize) -> Result<(), ProtoError> {
+    fn sparse_tensor(
+        &mut self,
+        r: Reader<'_>,
+        scope: &str,
+        _depth: usize,
+    ) -> Result<(), ProtoError> {
         for field in Fields::new(r) {
             let field = field?;
             if let (1 | 2, Some(sub)) = (field.number, field.value.bytes()) {
@@ -527,7 +567,11 @@ impl Walk<'_> {
     }
 
     fn tensor(&mut self, r: Reader<'_>, scope: &str, at: u64) -> Result<(), ProtoError> {
-        let mut t = ExternalTensor { scope: scope.to_string(), at, ..ExternalTensor::default() };
+        let mut t = ExternalTensor {
+            scope: scope.to_string(),
+            at,
+            ..ExternalTensor::default()
+        };
         let mut has_entries = false;
         for field in Fields::new(r) {
             let field = field?;
@@ -584,7 +628,11 @@ pub mod build {
 
     /// A `NodeProto` with inputs, outputs and attributes.
     pub fn node(name: &str, op_type: &str, domain: &str, attributes: Vec<Writer>) -> Writer {
-        let mut w = Writer::new().string(1, "x").string(2, "y").string(3, name).string(4, op_type);
+        let mut w = Writer::new()
+            .string(1, "x")
+            .string(2, "y")
+            .string(3, name)
+            .string(4, op_type);
         for a in attributes {
             w = w.message(5, a);
         }
@@ -614,7 +662,11 @@ pub mod build {
 
     /// A float `TensorProto` with `raw_data` held inline.
     pub fn tensor(name: &str, raw: &[u8]) -> Writer {
-        Writer::new().varint(1, (raw.len() / 4) as u64).varint(2, 1).string(8, name).bytes(9, raw)
+        Writer::new()
+            .varint(1, (raw.len() / 4) as u64)
+            .varint(2, 1)
+            .string(8, name)
+            .bytes(9, raw)
     }
 
     /// A float `TensorProto` whose data lives in an external file.
@@ -641,7 +693,10 @@ pub mod build {
 
     /// A `ModelProto`.
     pub fn model(graph: Writer, opsets: Vec<Writer>, functions: Vec<Writer>) -> Vec<u8> {
-        let mut w = Writer::new().varint(1, 8).string(2, "ward-fixtures").message(7, graph);
+        let mut w = Writer::new()
+            .varint(1, 8)
+            .string(2, "ward-fixtures")
+            .message(7, graph);
         for o in opsets {
             w = w.message(8, o);
         }
@@ -674,9 +729,16 @@ mod tests {
                 node("relu", "Relu", "", vec![]),
                 node("if", "If", "", vec![graph_attribute("then_branch", inner)]),
             ],
-            vec![tensor("w", &[0u8; 4096]), external_tensor("w1", "weights.bin", 16, 64)],
+            vec![
+                tensor("w", &[0u8; 4096]),
+                external_tensor("w1", "weights.bin", 16, 64),
+            ],
         );
-        let f = function("local.fns", "F", vec![node("fnode", "Mystery", "custom.fn", vec![])]);
+        let f = function(
+            "local.fns",
+            "F",
+            vec![node("fnode", "Mystery", "custom.fn", vec![])],
+        );
         model(main, vec![opset("", 17), opset("evil.ops", 1)], vec![f])
     }
 
@@ -688,19 +750,42 @@ mod tests {
         assert_eq!(m.error, None);
         assert_eq!(m.ir_version, Some(8));
         assert_eq!(m.producer_name.as_deref(), Some("ward-fixtures"));
-        let ops: Vec<_> = m.nodes.iter().map(|n| (n.op_type.as_str(), n.domain.as_str())).collect();
+        let ops: Vec<_> = m
+            .nodes
+            .iter()
+            .map(|n| (n.op_type.as_str(), n.domain.as_str()))
+            .collect();
         assert_eq!(
             ops,
-            [("Relu", ""), ("If", ""), ("Evil", "evil.ops"), ("Mystery", "custom.fn")]
+            [
+                ("Relu", ""),
+                ("If", ""),
+                ("Evil", "evil.ops"),
+                ("Mystery", "custom.fn")
+            ]
         );
-        assert!(m.nodes[2].scope.contains("then_branch"), "{}", m.nodes[2].scope);
+        assert!(
+            m.nodes[2].scope.contains("then_branch"),
+            "{}",
+            m.nodes[2].scope
+        );
         assert_eq!(m.nodes[3].scope, "function local.fns.F");
-        let ext: Vec<_> = m.external_tensors.iter().map(|t| t.location.clone().unwrap()).collect();
+        let ext: Vec<_> = m
+            .external_tensors
+            .iter()
+            .map(|t| t.location.clone().unwrap())
+            .collect();
         // Nodes (with the subgraph) are written before the main graph's initializers.
         assert_eq!(ext, ["../../secret", "weights.bin"]);
         assert_eq!(m.external_tensors[1].offset.as_deref(), Some("16"));
         assert_eq!(m.external_tensors[1].length.as_deref(), Some("64"));
-        assert_eq!(m.functions, [Function { domain: "local.fns".into(), name: "F".into() }]);
+        assert_eq!(
+            m.functions,
+            [Function {
+                domain: "local.fns".into(),
+                name: "F".into()
+            }]
+        );
         let domains: Vec<_> = m.opset_imports.iter().map(|o| o.domain.as_str()).collect();
         assert_eq!(domains, ["", "evil.ops", ""]);
         assert_eq!(m.graphs, 2);
@@ -719,21 +804,49 @@ mod tests {
     fn nesting_limit_stops_deep_subgraphs() {
         let mut g = graph("leaf", vec![node("n", "Relu", "", vec![])], vec![]);
         for _ in 0..20 {
-            g = graph("g", vec![node("if", "If", "", vec![graph_attribute("then_branch", g)])], vec![]);
+            g = graph(
+                "g",
+                vec![node(
+                    "if",
+                    "If",
+                    "",
+                    vec![graph_attribute("then_branch", g)],
+                )],
+                vec![],
+            );
         }
         let bytes = model(g, vec![opset("", 17)], vec![]);
-        let limits = Limits { max_nesting: 10, ..Limits::default() };
+        let limits = Limits {
+            max_nesting: 10,
+            ..Limits::default()
+        };
         let m = parse_bytes(&bytes, &limits, &Budget::unlimited());
-        assert!(matches!(m.error, Some(ProtoError::TooDeep { limit: 10, .. })));
+        assert!(matches!(
+            m.error,
+            Some(ProtoError::TooDeep { limit: 10, .. })
+        ));
         assert!(walk(&bytes).error.is_none());
+    }
+
+    #[test]
+    fn time_budget_stops_the_walk() {
+        let budget = Budget::new(std::time::Duration::ZERO);
+        let m = parse_bytes(&sample(), &Limits::default(), &budget);
+        assert!(matches!(m.error, Some(ProtoError::Budget { .. })));
     }
 
     #[test]
     fn header_byte_limit_bounds_what_is_loaded() {
         let bytes = sample();
-        let limits = Limits { max_header_bytes: 16, ..Limits::default() };
+        let limits = Limits {
+            max_header_bytes: 16,
+            ..Limits::default()
+        };
         let m = parse_bytes(&bytes, &limits, &Budget::unlimited());
-        assert!(matches!(m.error, Some(ProtoError::TooLarge { limit: 16, .. })));
+        assert!(matches!(
+            m.error,
+            Some(ProtoError::TooLarge { limit: 16, .. })
+        ));
     }
 
     #[test]
@@ -742,7 +855,10 @@ mod tests {
         // tensor bytes are skipped by seeking.
         let big = graph("main", vec![], vec![tensor("w", &vec![0u8; 8 << 20])]);
         let bytes = model(big, vec![opset("", 17)], vec![]);
-        let limits = Limits { max_header_bytes: 1 << 20, ..Limits::default() };
+        let limits = Limits {
+            max_header_bytes: 1 << 20,
+            ..Limits::default()
+        };
         let m = parse_bytes(&bytes, &limits, &Budget::unlimited());
         assert_eq!(m.error, None);
     }
@@ -753,10 +869,16 @@ mod tests {
         assert!(!sniff(b"\x80\x02}q\x00."));
         assert!(!sniff(b"{\"a\": 1}"));
         // A SavedModel starts with field 1 = 1 and field 2, but has no graph or opsets.
-        let saved = Writer::new().varint(1, 1).message(2, Writer::new().string(1, "x")).finish();
+        let saved = Writer::new()
+            .varint(1, 1)
+            .message(2, Writer::new().string(1, "x"))
+            .finish();
         assert!(!sniff(&saved));
         // ir_version out of range.
-        let odd = Writer::new().varint(1, 1000).message(7, Writer::new()).finish();
+        let odd = Writer::new()
+            .varint(1, 1000)
+            .message(7, Writer::new())
+            .finish();
         assert!(!sniff(&odd));
     }
 }

@@ -71,7 +71,9 @@ pub enum ProtoError {
         limit: usize,
     },
     /// More bytes would be held in memory than `Limits::max_header_bytes` allows.
-    #[error("protobuf part at offset {offset} needs {needed} bytes in memory, above the limit of {limit}")]
+    #[error(
+        "protobuf part at offset {offset} needs {needed} bytes in memory, above the limit of {limit}"
+    )]
     TooLarge {
         /// Where the part starts.
         offset: u64,
@@ -134,7 +136,8 @@ impl<'a> Value<'a> {
     /// The field as a UTF-8 string (lossily decoded), or `None` if it is not
     /// length-delimited.
     pub fn string(&self) -> Option<String> {
-        self.bytes().map(|mut r| String::from_utf8_lossy(r.rest()).into_owned())
+        self.bytes()
+            .map(|mut r| String::from_utf8_lossy(r.rest()).into_owned())
     }
 
     /// The field as an integer, or `None` if it is not a varint.
@@ -170,7 +173,10 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// The fields of the message that fills `reader`.
     pub fn new(reader: Reader<'a>) -> Self {
-        Self { reader, failed: false }
+        Self {
+            reader,
+            failed: false,
+        }
     }
 
     fn field(&mut self) -> Result<Field<'a>, ProtoError> {
@@ -189,7 +195,11 @@ impl<'a> Fields<'a> {
                 let n = usize::try_from(claimed)
                     .ok()
                     .filter(|&n| n <= self.reader.remaining())
-                    .ok_or(ProtoError::Length { offset, claimed, available })?;
+                    .ok_or(ProtoError::Length {
+                        offset,
+                        claimed,
+                        available,
+                    })?;
                 let sub = self.reader.sub(n).ok_or(ProtoError::Length {
                     offset,
                     claimed,
@@ -201,9 +211,18 @@ impl<'a> Fields<'a> {
                 offset,
                 expected: "4-byte fixed32 value",
             })?),
-            other => return Err(ProtoError::WireType { offset, wire_type: other }),
+            other => {
+                return Err(ProtoError::WireType {
+                    offset,
+                    wire_type: other,
+                });
+            }
         };
-        Ok(Field { number, value, offset })
+        Ok(Field {
+            number,
+            value,
+            offset,
+        })
     }
 }
 
@@ -239,7 +258,10 @@ pub fn varint(r: &mut Reader<'_>) -> Result<u64, ProtoError> {
     let offset = r.offset();
     let mut value: u64 = 0;
     for i in 0..10u32 {
-        let byte = r.u8().ok_or(ProtoError::Truncated { offset, expected: "varint" })?;
+        let byte = r.u8().ok_or(ProtoError::Truncated {
+            offset,
+            expected: "varint",
+        })?;
         let bits = u64::from(byte & 0x7f);
         if i == 9 && bits > 1 {
             return Err(ProtoError::VarintOverflow { offset });
@@ -295,14 +317,23 @@ pub struct Stream<'s> {
 
 impl std::fmt::Debug for Stream<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stream").field("len", &self.len).field("pos", &self.pos()).finish()
+        f.debug_struct("Stream")
+            .field("len", &self.len)
+            .field("pos", &self.pos())
+            .finish()
     }
 }
 
 impl<'s> Stream<'s> {
     /// A stream over the first `len` bytes of `src`, starting at its offset 0.
     pub fn new(src: &'s mut dyn ReadSeek, len: u64) -> Self {
-        Self { src, len, buf: Vec::new(), buf_start: 0, buf_pos: 0 }
+        Self {
+            src,
+            len,
+            buf: Vec::new(),
+            buf_start: 0,
+            buf_pos: 0,
+        }
     }
 
     /// Total length of the input.
@@ -321,7 +352,10 @@ impl<'s> Stream<'s> {
     }
 
     fn io(&self, e: &std::io::Error) -> ProtoError {
-        ProtoError::Io { offset: self.pos(), message: e.to_string() }
+        ProtoError::Io {
+            offset: self.pos(),
+            message: e.to_string(),
+        }
     }
 
     fn fill(&mut self) -> Result<bool, ProtoError> {
@@ -333,7 +367,9 @@ impl<'s> Stream<'s> {
         if want == 0 {
             return Ok(false);
         }
-        self.src.seek(SeekFrom::Start(start)).map_err(|e| self.io(&e))?;
+        self.src
+            .seek(SeekFrom::Start(start))
+            .map_err(|e| self.io(&e))?;
         let mut buf = vec![0u8; want as usize];
         let mut got = 0usize;
         while got < buf.len() {
@@ -357,7 +393,11 @@ impl<'s> Stream<'s> {
         if !self.fill()? {
             return Err(ProtoError::Truncated { offset, expected });
         }
-        let b = self.buf.get(self.buf_pos).copied().ok_or(ProtoError::Truncated { offset, expected })?;
+        let b = self
+            .buf
+            .get(self.buf_pos)
+            .copied()
+            .ok_or(ProtoError::Truncated { offset, expected })?;
         self.buf_pos = self.buf_pos.saturating_add(1);
         Ok(b)
     }
@@ -383,7 +423,10 @@ impl<'s> Stream<'s> {
     /// between.
     pub fn seek_to(&mut self, to: u64) -> Result<(), ProtoError> {
         if to > self.len {
-            return Err(ProtoError::Truncated { offset: self.pos(), expected: "bytes to skip" });
+            return Err(ProtoError::Truncated {
+                offset: self.pos(),
+                expected: "bytes to skip",
+            });
         }
         let buf_end = self.buf_start.saturating_add(self.buf.len() as u64);
         if to >= self.buf_start && to <= buf_end {
@@ -409,15 +452,27 @@ impl<'s> Stream<'s> {
     pub fn load(&mut self, n: u64, limit: u64) -> Result<Vec<u8>, ProtoError> {
         let offset = self.pos();
         if n > limit {
-            return Err(ProtoError::TooLarge { offset, needed: n, limit });
+            return Err(ProtoError::TooLarge {
+                offset,
+                needed: n,
+                limit,
+            });
         }
-        let end = offset.checked_add(n).filter(|&e| e <= self.len).ok_or(
-            ProtoError::Truncated { offset, expected: "length-delimited payload" },
-        )?;
+        let end =
+            offset
+                .checked_add(n)
+                .filter(|&e| e <= self.len)
+                .ok_or(ProtoError::Truncated {
+                    offset,
+                    expected: "length-delimited payload",
+                })?;
         let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
         while self.pos() < end {
             if !self.fill()? {
-                return Err(ProtoError::Truncated { offset, expected: "length-delimited payload" });
+                return Err(ProtoError::Truncated {
+                    offset,
+                    expected: "length-delimited payload",
+                });
             }
             let want = usize::try_from(end.saturating_sub(self.pos())).unwrap_or(usize::MAX);
             let avail = self.buf.get(self.buf_pos..).unwrap_or_default();
@@ -448,7 +503,11 @@ impl<'s> Stream<'s> {
                 let claimed = self.varint()?;
                 let available = end.saturating_sub(self.pos());
                 if claimed > available {
-                    return Err(ProtoError::Length { offset, claimed, available });
+                    return Err(ProtoError::Length {
+                        offset,
+                        claimed,
+                        available,
+                    });
                 }
                 StreamValue::Len(claimed)
             }
@@ -456,10 +515,18 @@ impl<'s> Stream<'s> {
                 self.skip(4)?;
                 StreamValue::Fixed
             }
-            other => return Err(ProtoError::WireType { offset, wire_type: other }),
+            other => {
+                return Err(ProtoError::WireType {
+                    offset,
+                    wire_type: other,
+                });
+            }
         };
         if self.pos() > end {
-            return Err(ProtoError::Truncated { offset, expected: "field inside its message" });
+            return Err(ProtoError::Truncated {
+                offset,
+                expected: "field inside its message",
+            });
         }
         Ok(Some((number, value, offset)))
     }
@@ -528,17 +595,28 @@ mod tests {
         let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
         assert_eq!(varint(&mut Reader::new(&max)), Ok(u64::MAX));
         let wide = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
-        assert_eq!(varint(&mut Reader::new(&wide)), Err(ProtoError::VarintOverflow { offset: 0 }));
+        assert_eq!(
+            varint(&mut Reader::new(&wide)),
+            Err(ProtoError::VarintOverflow { offset: 0 })
+        );
         let long = [0x80u8; 11];
-        assert_eq!(varint(&mut Reader::new(&long)), Err(ProtoError::VarintOverflow { offset: 0 }));
-        assert!(matches!(varint(&mut Reader::new(&[0x80])), Err(ProtoError::Truncated { .. })));
+        assert_eq!(
+            varint(&mut Reader::new(&long)),
+            Err(ProtoError::VarintOverflow { offset: 0 })
+        );
+        assert!(matches!(
+            varint(&mut Reader::new(&[0x80])),
+            Err(ProtoError::Truncated { .. })
+        ));
     }
 
     #[test]
     fn fields_walk_and_sub_readers_are_bounded() {
         let inner = Writer::new().string(1, "abc");
         let msg = Writer::new().varint(1, 7).message(2, inner).finish();
-        let fields: Vec<_> = Fields::new(Reader::new(&msg)).collect::<Result<_, _>>().unwrap();
+        let fields: Vec<_> = Fields::new(Reader::new(&msg))
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(fields.len(), 2);
         assert_eq!(fields[0].value.varint(), Some(7));
         let sub = fields[1].value.bytes().unwrap();
@@ -551,7 +629,10 @@ mod tests {
     fn groups_bad_numbers_and_overlong_lengths_are_refused() {
         // Field 1, wire type 3 (start group).
         let mut f = Fields::new(Reader::new(&[0x0b, 0x00]));
-        assert!(matches!(f.next(), Some(Err(ProtoError::WireType { wire_type: 3, .. }))));
+        assert!(matches!(
+            f.next(),
+            Some(Err(ProtoError::WireType { wire_type: 3, .. }))
+        ));
         assert!(f.next().is_none());
         // Field number 0.
         assert!(matches!(
@@ -561,7 +642,11 @@ mod tests {
         // Length 5 with 1 byte left.
         assert!(matches!(
             Fields::new(Reader::new(&[0x0a, 0x05, 0x00])).next(),
-            Some(Err(ProtoError::Length { claimed: 5, available: 1, .. }))
+            Some(Err(ProtoError::Length {
+                claimed: 5,
+                available: 1,
+                ..
+            }))
         ));
     }
 
@@ -569,28 +654,51 @@ mod tests {
     fn nesting_limit_is_enforced() {
         assert_eq!(descend(0, 2, 0), Ok(1));
         assert_eq!(descend(1, 2, 0), Ok(2));
-        assert_eq!(descend(2, 2, 9), Err(ProtoError::TooDeep { offset: 9, limit: 2 }));
+        assert_eq!(
+            descend(2, 2, 9),
+            Err(ProtoError::TooDeep {
+                offset: 9,
+                limit: 2
+            })
+        );
     }
 
     #[test]
     fn stream_reads_skips_and_bounds_loads() {
         let payload = vec![7u8; 100_000];
-        let msg = Writer::new().varint(1, 300).bytes(2, &payload).string(3, "tail").finish();
+        let msg = Writer::new()
+            .varint(1, 300)
+            .bytes(2, &payload)
+            .string(3, "tail")
+            .finish();
         let len = msg.len() as u64;
         let mut cur = Cursor::new(msg);
         let mut s = Stream::new(&mut cur, len);
-        assert_eq!(s.field(len).unwrap(), Some((1, StreamValue::Varint(300), 0)));
-        let Some((2, StreamValue::Len(n), _)) = s.field(len).unwrap() else { panic!() };
+        assert_eq!(
+            s.field(len).unwrap(),
+            Some((1, StreamValue::Varint(300), 0))
+        );
+        let Some((2, StreamValue::Len(n), _)) = s.field(len).unwrap() else {
+            panic!()
+        };
         assert_eq!(n, 100_000);
-        assert!(matches!(s.load(n, 10), Err(ProtoError::TooLarge { limit: 10, .. })));
+        assert!(matches!(
+            s.load(n, 10),
+            Err(ProtoError::TooLarge { limit: 10, .. })
+        ));
         s.skip(n).unwrap();
-        let Some((3, StreamValue::Len(n), _)) = s.field(len).unwrap() else { panic!() };
+        let Some((3, StreamValue::Len(n), _)) = s.field(len).unwrap() else {
+            panic!()
+        };
         assert_eq!(s.load(n, 10).unwrap(), b"tail");
         assert_eq!(s.field(len).unwrap(), None);
         // A length beyond the message end is refused before anything is read.
         let bad = [0x12u8, 0x7f, 0x00];
         let mut cur = Cursor::new(bad.to_vec());
         let mut s = Stream::new(&mut cur, 3);
-        assert!(matches!(s.field(3), Err(ProtoError::Length { claimed: 127, .. })));
+        assert!(matches!(
+            s.field(3),
+            Err(ProtoError::Length { claimed: 127, .. })
+        ));
     }
 }

@@ -94,8 +94,8 @@ pub fn sniff_graph_def(prefix: &[u8]) -> bool {
                     return false;
                 }
             }
-            // The last key read above was the OpDef's name field: rewind one step by
-            // checking the name that follows.
+            // The loop read the lengths of the library, the function and the signature, and
+            // the key of the signature's `name` field; the name itself follows.
             match protobuf::varint(&mut r) {
                 Ok(n @ 1..=256) => usize::try_from(n)
                     .ok()
@@ -125,7 +125,9 @@ pub fn kind(prefix: &[u8]) -> Option<Kind> {
 }
 
 fn is_identifier(bytes: &[u8], extra: &[u8]) -> bool {
-    bytes.iter().all(|b| b.is_ascii_alphanumeric() || extra.contains(b))
+    bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || extra.contains(b))
 }
 
 /// Reads a length-delimited field with key `key` whose value is a non-empty identifier of
@@ -135,12 +137,15 @@ fn identifier_field(r: &mut Reader<'_>, key: u8, extra: &[u8]) -> bool {
     if r.u8() != Some(key) {
         return false;
     }
-    let Ok(n) = protobuf::varint(r) else { return false };
+    let Ok(n) = protobuf::varint(r) else {
+        return false;
+    };
     let Some(n) = usize::try_from(n).ok().filter(|&n| (1..=1024).contains(&n)) else {
         return false;
     };
     let avail = n.min(r.remaining());
-    r.take(avail).is_some_and(|v| (avail < n || !v.is_empty()) && is_identifier(v, extra))
+    r.take(avail)
+        .is_some_and(|v| (avail < n || !v.is_empty()) && is_identifier(v, extra))
 }
 
 /// Walks the TensorFlow graph file of kind `kind` in the first `len` bytes of `src`.
@@ -151,7 +156,11 @@ pub fn parse(
     limits: &Limits,
     budget: &Budget,
 ) -> Graph {
-    let mut walk = Walk { limits, budget, graph: Graph::default() };
+    let mut walk = Walk {
+        limits,
+        budget,
+        graph: Graph::default(),
+    };
     let mut s = Stream::new(src, len);
     let out = match kind {
         Kind::SavedModel => walk.saved_model(&mut s, len),
@@ -221,7 +230,9 @@ impl Walk<'_> {
     /// `GraphDef`: `node` = 1, `library` = 2.
     fn graph_def(&mut self, s: &mut Stream<'_>, end: u64, depth: usize) -> Result<(), ProtoError> {
         while let Some((number, value, offset)) = s.field(end)? {
-            self.budget.check().map_err(|_| ProtoError::Budget { offset })?;
+            self.budget
+                .check()
+                .map_err(|_| ProtoError::Budget { offset })?;
             let StreamValue::Len(n) = value else { continue };
             let sub_end = s.pos().saturating_add(n);
             let depth = self.descend(depth, offset)?;
@@ -253,17 +264,19 @@ impl Walk<'_> {
     fn function(&mut self, s: &mut Stream<'_>, end: u64, depth: usize) -> Result<(), ProtoError> {
         let mut name = String::new();
         while let Some((number, value, offset)) = s.field(end)? {
-            self.budget.check().map_err(|_| ProtoError::Budget { offset })?;
+            self.budget
+                .check()
+                .map_err(|_| ProtoError::Budget { offset })?;
             let StreamValue::Len(n) = value else { continue };
             let sub_end = s.pos().saturating_add(n);
             let depth = self.descend(depth, offset)?;
             match number {
                 1 => {
                     while let Some((f, v, _)) = s.field(sub_end)? {
-                        if let StreamValue::Len(n) = v {
-                            if let (1, Some(v)) = (f, self.string(s, n)?) {
-                                name = v;
-                            }
+                        if let StreamValue::Len(n) = v
+                            && let (1, Some(v)) = (f, self.string(s, n)?)
+                        {
+                            name = v;
                         }
                     }
                     self.graph.functions.push(name.clone());
@@ -285,7 +298,11 @@ impl Walk<'_> {
         depth: usize,
         offset: u64,
     ) -> Result<(), ProtoError> {
-        let mut node = Node { function, offset, ..Node::default() };
+        let mut node = Node {
+            function,
+            offset,
+            ..Node::default()
+        };
         while let Some((number, value, offset)) = s.field(end)? {
             let StreamValue::Len(n) = value else { continue };
             let sub_end = s.pos().saturating_add(n);
@@ -360,7 +377,12 @@ pub mod build {
             w = w.string(3, i);
         }
         for (k, v) in strings {
-            w = w.message(5, Writer::new().string(1, k).message(2, Writer::new().string(2, v)));
+            w = w.message(
+                5,
+                Writer::new()
+                    .string(1, k)
+                    .message(2, Writer::new().string(2, v)),
+            );
         }
         w
     }
@@ -419,9 +441,17 @@ mod tests {
                 node("x", "Placeholder", &[], &[]),
                 const_node("w", &[0u8; 2048]),
                 node("y", "MatMul", &["x", "w"], &[]),
-                node("dbg", "DebugIdentity", &["y"], &[("debug_urls", "file:///tmp/x")]),
+                node(
+                    "dbg",
+                    "DebugIdentity",
+                    &["y"],
+                    &[("debug_urls", "file:///tmp/x")],
+                ),
             ],
-            vec![function("__inference_f_12", vec![node("rf", "ReadFile", &["p"], &[])])],
+            vec![function(
+                "__inference_f_12",
+                vec![node("rf", "ReadFile", &["p"], &[])],
+            )],
         )
     }
 
@@ -429,12 +459,29 @@ mod tests {
     fn walks_saved_model_graph_and_library() {
         let bytes = saved_model(sample_graph());
         assert_eq!(kind(&bytes), Some(Kind::SavedModel));
-        let g = parse_bytes(&bytes, Kind::SavedModel, &Limits::default(), &Budget::unlimited());
+        let g = parse_bytes(
+            &bytes,
+            Kind::SavedModel,
+            &Limits::default(),
+            &Budget::unlimited(),
+        );
         assert_eq!(g.error, None);
         assert_eq!(g.meta_graphs, 1);
         let ops: Vec<_> = g.nodes.iter().map(|n| n.op.as_str()).collect();
-        assert_eq!(ops, ["Placeholder", "Const", "MatMul", "DebugIdentity", "ReadFile"]);
-        assert_eq!(g.nodes[3].strings, [("debug_urls".into(), "file:///tmp/x".into())]);
+        assert_eq!(
+            ops,
+            [
+                "Placeholder",
+                "Const",
+                "MatMul",
+                "DebugIdentity",
+                "ReadFile"
+            ]
+        );
+        assert_eq!(
+            g.nodes[3].strings,
+            [("debug_urls".into(), "file:///tmp/x".into())]
+        );
         assert_eq!(g.nodes[4].function.as_deref(), Some("__inference_f_12"));
         assert_eq!(g.functions, ["__inference_f_12"]);
     }
@@ -443,7 +490,12 @@ mod tests {
     fn walks_frozen_graph_def() {
         let bytes = sample_graph().finish();
         assert_eq!(kind(&bytes), Some(Kind::GraphDef));
-        let g = parse_bytes(&bytes, Kind::GraphDef, &Limits::default(), &Budget::unlimited());
+        let g = parse_bytes(
+            &bytes,
+            Kind::GraphDef,
+            &Limits::default(),
+            &Budget::unlimited(),
+        );
         assert_eq!(g.error, None);
         assert_eq!(g.nodes.len(), 5);
         assert_eq!(g.meta_graphs, 0);
@@ -456,11 +508,22 @@ mod tests {
     fn truncation_and_nesting_limit_are_reported() {
         let bytes = saved_model(sample_graph());
         let cut = &bytes[..bytes.len() - 5];
-        let g = parse_bytes(cut, Kind::SavedModel, &Limits::default(), &Budget::unlimited());
+        let g = parse_bytes(
+            cut,
+            Kind::SavedModel,
+            &Limits::default(),
+            &Budget::unlimited(),
+        );
         assert!(g.error.is_some());
-        let limits = Limits { max_nesting: 2, ..Limits::default() };
+        let limits = Limits {
+            max_nesting: 2,
+            ..Limits::default()
+        };
         let g = parse_bytes(&bytes, Kind::SavedModel, &limits, &Budget::unlimited());
-        assert!(matches!(g.error, Some(ProtoError::TooDeep { limit: 2, .. })));
+        assert!(matches!(
+            g.error,
+            Some(ProtoError::TooDeep { limit: 2, .. })
+        ));
     }
 
     #[test]

@@ -351,10 +351,11 @@ fn apply_zip64(extra: &[u8], wide: &mut Wide, has_offset: bool) {
                 None => return,
             }
         }
-        if has_offset && wide.offset == 0xffff_ffff {
-            if let Some(v) = field.u64_le() {
-                wide.offset = v;
-            }
+        if has_offset
+            && wide.offset == 0xffff_ffff
+            && let Some(v) = field.u64_le()
+        {
+            wide.offset = v;
         }
         return;
     }
@@ -793,13 +794,13 @@ fn check_layout(
             offset: cursor,
             len: cd_abs - cursor,
         });
-    } else if cd_abs < cursor && !spans.is_empty() {
-        if let Some(other) = last_name {
-            anomalies.push(Anomaly::Overlap {
-                name: "central directory".to_owned(),
-                other: other.to_owned(),
-            });
-        }
+    } else if cd_abs < cursor
+        && let Some(other) = last_name
+    {
+        anomalies.push(Anomaly::Overlap {
+            name: "central directory".to_owned(),
+            other: other.to_owned(),
+        });
     }
     if len > structure_end {
         anomalies.push(Anomaly::DataOutsideEntries {

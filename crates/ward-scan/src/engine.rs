@@ -110,6 +110,7 @@ fn dispatch(
         Format::Onnx => crate::onnx::scan(src, len, loc, ctx),
         Format::TfSavedModel => crate::tf::scan_saved_model(src, len, loc, ctx),
         Format::TfGraphDef => crate::tf::scan(src, len, ward_formats::tf::Kind::GraphDef, loc, ctx),
+        Format::Hdf5 => crate::keras::scan_h5(src, len, loc, ctx),
         // Text is left to the folder rules, an empty file holds nothing a loader could run,
         // and unknown content is reported by the caller, which knows whether the user named
         // the file.
@@ -213,7 +214,7 @@ fn scan_zip_members(
             return findings;
         }
         let member_loc = loc.member(entry.name.clone());
-        let (found, keys) = scan_zip_member(entry, src, &member_loc, ctx, true);
+        let (found, keys) = scan_zip_member(entry, src, &member_loc, ctx, Role::Pickle);
         findings.extend(found);
         let stem = entry
             .name
@@ -240,7 +241,7 @@ fn scan_zip_members(
             return findings;
         }
         let member_loc = loc.member(entry.name.clone());
-        findings.extend(scan_zip_member(entry, src, &member_loc, ctx, false).0);
+        findings.extend(scan_zip_member(entry, src, &member_loc, ctx, Role::Other).0);
         if keras {
             findings.extend(
                 crate::keras::scan_zip_member(entry, src, &member_loc, ctx).unwrap_or_default(),
@@ -250,6 +251,15 @@ fn scan_zip_members(
     findings
 }
 
+/// How the engine treats a zip member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A `.pkl` member: a pickle to PyTorch, whose storage keys are collected.
+    Pickle,
+    /// Anything else: sniffed by content.
+    Other,
+}
+
 /// Extracts one member into a spool and scans it. For pickle members (`as_pickle`) the
 /// storage keys their persistent ids name are returned too.
 fn scan_zip_member(
@@ -257,7 +267,7 @@ fn scan_zip_member(
     src: &mut dyn Source,
     loc: &Location,
     ctx: &Context,
-    as_pickle: bool,
+    role: Role,
 ) -> (Vec<Finding>, Vec<String>) {
     let mut findings = Vec::new();
     if entry.method != zip::METHOD_STORED && entry.method != zip::METHOD_DEFLATE {
@@ -311,7 +321,7 @@ fn scan_zip_member(
     let nested = ctx.nested();
     if nested.depth > ctx.limits.max_archive_depth {
         findings.extend(scan_nested(&mut spool, len, loc, ctx));
-    } else if as_pickle && detect_spool(&mut spool, len) == Format::Pickle {
+    } else if role == Role::Pickle && detect_spool(&mut spool, len) == Format::Pickle {
         let scan = crate::pickle::scan_stream(&mut spool, len, loc, &nested);
         findings.extend(scan.findings);
         keys.extend(scan.storages.into_iter().map(|s| s.key));
@@ -393,6 +403,7 @@ fn scan_tar(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context) -> Ve
         .iter()
         .map(|a| archive::tar_anomaly(a, loc))
         .collect();
+    let legacy = is_legacy_torch_tar(&archive);
     for member in &archive.members {
         if member.kind != Kind::File {
             continue;
@@ -409,9 +420,193 @@ fn scan_tar(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context) -> Ve
             len: size,
             pos: 0,
         };
-        findings.extend(scan_nested(&mut window, size, &member_loc, ctx));
+        let part = match member.name.as_str() {
+            "storages" if legacy => Some(LegacyPart::Storages),
+            "tensors" if legacy => Some(LegacyPart::Tensors),
+            _ => None,
+        };
+        match part {
+            Some(part) if ctx.depth < ctx.limits.max_archive_depth => {
+                findings.extend(scan_legacy_records(
+                    &mut window,
+                    size,
+                    part,
+                    &member_loc,
+                    ctx,
+                ));
+            }
+            _ => findings.extend(scan_nested(&mut window, size, &member_loc, ctx)),
+        }
     }
     findings
+}
+
+/// The members of a legacy PyTorch tar checkpoint that mix pickles with raw data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LegacyPart {
+    /// `storages`: a count, then per storage a `(key, location, storage_type)` pickle, an
+    /// element count (`u64`) and the raw elements; then a pickle of storage views.
+    Storages,
+    /// `tensors`: a count, then per tensor a `(key, storage_id, tensor_type)` pickle, `ndim`
+    /// (`i32`, padded to 8 bytes), `ndim` sizes, `ndim` strides and the storage offset
+    /// (`i64` each).
+    Tensors,
+}
+
+/// Largest tensor rank a legacy `tensors` record may declare.
+const MAX_LEGACY_NDIM: u64 = 64;
+
+/// Whether a tar has the four members of a legacy (pre-1.6) PyTorch checkpoint.
+fn is_legacy_torch_tar(archive: &TarArchive) -> bool {
+    ["sys_info", "pickle", "storages", "tensors"]
+        .iter()
+        .all(|name| {
+            archive
+                .members
+                .iter()
+                .any(|m| m.kind == Kind::File && m.name == *name)
+        })
+}
+
+/// Walks a legacy `storages` or `tensors` member as `torch.load` reads it: every pickle is
+/// scanned with the pickle rules over exactly its own bytes, and the raw data between the
+/// pickles is skipped by the lengths the records give, never read as a pickle.
+fn scan_legacy_records(
+    src: &mut dyn Source,
+    len: u64,
+    part: LegacyPart,
+    loc: &Location,
+    ctx: &Context,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mismatch = |at: u64, message: String| {
+        Finding::new(crate::pickle::LEGACY_STORAGE_MISMATCH, loc.at(at), message)
+    };
+    let Some(count) = legacy_pickle(src, 0, len, loc, ctx, &mut findings) else {
+        return findings;
+    };
+    let n = match count.top {
+        Some(ward_formats::pickle::TopValue::Int(n)) => u64::try_from(n).ok(),
+        _ => None,
+    };
+    let Some(n) = n.filter(|n| *n <= ctx.limits.max_archive_members as u64) else {
+        findings.push(mismatch(
+            0,
+            "the first pickle is not a record count within `max_archive_members`".to_owned(),
+        ));
+        return findings;
+    };
+    let mut at = count.end;
+    for _ in 0..n {
+        if let Some(f) = budget_finding(loc, ctx) {
+            findings.push(f);
+            return findings;
+        }
+        let Some(record) = legacy_pickle(src, at, len, loc, ctx, &mut findings) else {
+            return findings;
+        };
+        at = record.end;
+        let data = match part {
+            LegacyPart::Storages => {
+                let storage_type = record.imports.last().and_then(|i| i.full_name());
+                let elsize = storage_type
+                    .as_deref()
+                    .and_then(crate::pickle::callables::storage_element_size);
+                let Some(elsize) = elsize else {
+                    findings.push(mismatch(
+                        at,
+                        "storage record names no known storage type".to_owned(),
+                    ));
+                    return findings;
+                };
+                read_u64_at(src, at, len)
+                    .and_then(|numel| numel.checked_mul(elsize))
+                    .and_then(|bytes| bytes.checked_add(8))
+            }
+            LegacyPart::Tensors => read_u64_at(src, at, len)
+                .map(|word| word & 0xffff_ffff)
+                .filter(|ndim| *ndim <= MAX_LEGACY_NDIM)
+                .map(|ndim| 8 + 16 * ndim + 8),
+        };
+        match data
+            .and_then(|d| at.checked_add(d))
+            .filter(|end| *end <= len)
+        {
+            Some(end) => at = end,
+            None => {
+                findings.push(mismatch(
+                    at,
+                    "record data is malformed or runs past the end of the member".to_owned(),
+                ));
+                return findings;
+            }
+        }
+    }
+    if part == LegacyPart::Storages && at < len {
+        match legacy_pickle(src, at, len, loc, ctx, &mut findings) {
+            Some(views) => at = views.end,
+            None => return findings,
+        }
+    }
+    if at < len {
+        findings.push(Finding::new(
+            crate::pickle::TRAILING_DATA,
+            loc.at(at),
+            format!(
+                "`{}` bytes after the last record are not read by `torch.load`",
+                len - at
+            ),
+        ));
+    }
+    findings
+}
+
+/// Runs the pickle at `at` to find its end, then scans exactly its bytes with the pickle
+/// rules. `None` (with the findings of the failed parse) when it does not reach `STOP`.
+fn legacy_pickle(
+    src: &mut dyn Source,
+    at: u64,
+    len: u64,
+    loc: &Location,
+    ctx: &Context,
+    findings: &mut Vec<Finding>,
+) -> Option<ward_formats::pickle::Pickle> {
+    let opts = ward_formats::pickle::Options {
+        limits: &ctx.limits,
+        budget: &ctx.budget,
+        nesting: 0,
+    };
+    let pickle = match src.seek(SeekFrom::Start(at)) {
+        Ok(_) => {
+            let mut reader: &mut dyn Read = &mut *src;
+            let mut stream =
+                ward_formats::pickle::Stream::new(&mut reader, at, Some(len.saturating_sub(at)));
+            Some(stream.next_pickle(&opts))
+        }
+        Err(_) => None,
+    };
+    let end = pickle
+        .as_ref()
+        .filter(|p| p.error.is_none())
+        .map_or(len, |p| p.end.min(len));
+    let mut window = Window {
+        inner: &mut *src,
+        start: 0,
+        len: end,
+        pos: 0,
+    };
+    findings.extend(crate::pickle::scan_from(&mut window, at, end, loc, ctx).findings);
+    pickle.filter(|p| p.error.is_none())
+}
+
+fn read_u64_at(src: &mut dyn Source, at: u64, len: u64) -> Option<u64> {
+    if at.checked_add(8)? > len {
+        return None;
+    }
+    let mut buf = [0u8; 8];
+    src.seek(SeekFrom::Start(at)).ok()?;
+    src.read_exact(&mut buf).ok()?;
+    Some(u64::from_le_bytes(buf))
 }
 
 /// Decompresses a gzip, zlib, bzip2, xz or LZ4 stream into a spool and scans the content.
@@ -495,6 +690,11 @@ fn appended_zip(
     if !archive.entries.iter().any(|e| e.data_offset.is_some()) {
         return None;
     }
+    if format == Format::Tar && inside_tar_member(src, len, archive.eocd_offset, ctx) {
+        // A zip stored as a tar member (an `.npz` in a tarball) is that member's content,
+        // scanned as such, not a second reading of the whole file.
+        return None;
+    }
     let mut findings = Vec::new();
     if format != Format::Unknown {
         findings.push(Finding::new(
@@ -515,6 +715,17 @@ fn appended_zip(
     );
     findings.extend(scan_zip_members(&archive, src, loc, ctx));
     Some(findings)
+}
+
+/// Whether `offset` lies in the data of a regular member of the tar in `src`.
+fn inside_tar_member(src: &mut dyn Source, len: u64, offset: u64, ctx: &Context) -> bool {
+    TarArchive::parse(src, len, &ctx.limits).is_ok_and(|tar| {
+        tar.members.iter().any(|m| {
+            m.kind == Kind::File
+                && offset >= m.data_offset
+                && offset < m.data_offset.saturating_add(m.size)
+        })
+    })
 }
 
 #[cfg(test)]
@@ -591,6 +802,27 @@ mod tests {
     }
 
     #[test]
+    fn a_zip_stored_in_a_tar_is_a_member_not_a_polyglot() {
+        let inner = containers::zip(&[("x/data.pkl", EVIL_PICKLE)]);
+        let bytes = containers::tar_files(&[("model.npz", &inner)]);
+        let outcome = scan(&bytes);
+        assert_eq!(codes(&outcome), BTreeSet::from(["pickle-dangerous-global"]));
+        assert_eq!(
+            outcome.findings[0].location.members,
+            vec!["model.npz".to_owned(), "x/data.pkl".to_owned()]
+        );
+        // The same zip appended after the tar's end is a second reading of the file.
+        let mut appended = containers::tar_files(&[("a", b"1")]);
+        appended.extend_from_slice(&inner);
+        let outcome = scan(&appended);
+        assert!(
+            codes(&outcome).contains("zip-polyglot"),
+            "{:#?}",
+            outcome.findings
+        );
+    }
+
+    #[test]
     fn unknown_members_are_reported_at_low_severity() {
         let bytes = containers::zip(&[("blob.bin", &[0u8, 1, 2, 255])]);
         let outcome = scan(&bytes);
@@ -661,6 +893,25 @@ mod tests {
             codes(&outcome).contains("pickle-dangerous-global"),
             "{:#?}",
             outcome.findings
+        );
+    }
+
+    #[test]
+    fn the_header_limit_is_a_finding() {
+        let tiny = Limits {
+            max_header_bytes: 40,
+            ..Limits::default()
+        };
+        let zip = containers::zip(&[("a/data.pkl", EVIL_PICKLE)]);
+        assert_eq!(
+            codes(&scan_with(&zip, tiny.clone())),
+            BTreeSet::from(["zip-invalid"])
+        );
+        let long = format!("{}/data.pkl", "d".repeat(120));
+        let tar = containers::tar_files(&[(&long, EVIL_PICKLE)]);
+        assert_eq!(
+            codes(&scan_with(&tar, tiny)),
+            BTreeSet::from(["tar-invalid"])
         );
     }
 

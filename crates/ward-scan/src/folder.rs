@@ -155,10 +155,10 @@ pub fn scan_dir(dir: &Path, loc: &Location, ctx: &Context) -> Vec<Finding> {
         // custom class even without `auto_map`.
         if let Some(object) = value.as_object() {
             for (key, v) in object {
-                if let (true, Some(class)) = (key.ends_with("_class"), v.as_str()) {
-                    if defines_class(dir, &py_files, class, ctx) {
-                        refs.push(format!("custom class `{class}`"));
-                    }
+                if let (true, Some(class)) = (key.ends_with("_class"), v.as_str())
+                    && defines_class(dir, &py_files, class, ctx)
+                {
+                    refs.push(format!("custom class `{class}`"));
                 }
             }
         }
@@ -183,7 +183,7 @@ pub fn scan_dir(dir: &Path, loc: &Location, ctx: &Context) -> Vec<Finding> {
             REMOTE_CODE,
             loc.clone(),
             format!(
-                "this model runs code from its repository: {}\nhint: `trust_remote_code=True` would import and run these files; read them first",
+                "this model runs code from its repository, which `trust_remote_code=True` would import and run: {}",
                 reasons.join("; ")
             ),
         ));
@@ -227,7 +227,7 @@ fn read_small(
             INVALID_CONFIG,
             loc.clone(),
             format!(
-                "the file has `{len}` bytes, more than the limit of `{}` bytes, and was not read\nhint: raise `max_header_bytes` only for a folder you trust",
+                "the file has `{len}` bytes, more than the limit of `{}` bytes, and was not read",
                 ctx.limits.max_header_bytes
             ),
         ));
@@ -259,7 +259,7 @@ fn read_json(
             findings.push(Finding::new(
                 INVALID_CONFIG,
                 loc.clone(),
-                format!("the file is not valid JSON: {err}\nhint: `transformers` cannot load it either; check where it came from"),
+                format!("the file is not valid JSON: {err}"),
             ));
             None
         }
@@ -466,6 +466,76 @@ mod tests {
                 fixture.name
             );
         }
+    }
+
+    /// A Hugging Face cache: snapshot files are symlinks into `blobs/`, named by digest.
+    /// Scanning the repository folder must scan every blob by content and run the folder
+    /// rules on the snapshot through its links.
+    #[cfg(unix)]
+    #[test]
+    fn a_hugging_face_cache_is_scanned_through_its_links() {
+        use std::os::unix::fs::symlink;
+
+        let root = tempfile::tempdir().unwrap();
+        let repo = root.path().join("hub/models--org--name");
+        let (blobs, snap) = (repo.join("blobs"), repo.join("snapshots/0123abcd"));
+        fs::create_dir_all(&blobs).unwrap();
+        fs::create_dir_all(&snap).unwrap();
+        let fixtures = ward_fixtures::tensors::fixtures();
+        let escape = fixtures
+            .iter()
+            .find(|f| f.name.ends_with("template-cycler-globals-popen.gguf"))
+            .unwrap();
+        let files: [(&str, &str, Vec<u8>); 3] = [
+            (
+                "model.safetensors",
+                "9f86d081884c7d65",
+                escape.files[0].1.clone(),
+            ),
+            (
+                "config.json",
+                "2c26b46b68ffc68f",
+                br#"{"auto_map":{"AutoModel":"modeling_x.X"}}"#.to_vec(),
+            ),
+            (
+                "modeling_x.py",
+                "fcde2b2edba56bf4",
+                b"class X:\n    pass\n".to_vec(),
+            ),
+        ];
+        for (name, digest, bytes) in &files {
+            fs::write(blobs.join(digest), bytes).unwrap();
+            symlink(format!("../../blobs/{digest}"), snap.join(name)).unwrap();
+        }
+        let report =
+            crate::scan::scan_paths(&[repo.clone()], &crate::scan::ScanOptions::new(), &|_| {});
+        let codes: Vec<(&str, &str)> = report
+            .files
+            .iter()
+            .flat_map(|f| {
+                f.findings
+                    .iter()
+                    .map(move |r| (f.path.as_str(), r.finding.code.id))
+            })
+            .collect();
+        assert!(
+            codes
+                .iter()
+                .any(|(p, c)| p.ends_with("snapshots/0123abcd/model.safetensors")
+                    && *c == "gguf-chat-template-escape"),
+            "{codes:?}"
+        );
+        assert!(
+            codes
+                .iter()
+                .any(|(p, c)| p.ends_with("9f86d081884c7d65") && *c == "gguf-chat-template-escape"),
+            "{codes:?}"
+        );
+        assert!(
+            codes.iter().any(|(_, c)| *c == "hf-remote-code"),
+            "{codes:?}"
+        );
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
     }
 
     #[test]

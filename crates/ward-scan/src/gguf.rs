@@ -232,7 +232,7 @@ pub fn inspect(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context) ->
         }
     };
     for problem in &header.problems {
-        out.findings.push(finding(problem, loc, ctx));
+        out.findings.push(finding(problem, loc));
     }
     for (key, text) in &header.facts.chat_templates {
         out.findings
@@ -242,7 +242,7 @@ pub fn inspect(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context) ->
     out
 }
 
-fn finding(problem: &Problem, loc: &Location, ctx: &Context) -> Finding {
+fn finding(problem: &Problem, loc: &Location) -> Finding {
     match problem {
         Problem::UnsupportedVersion { version } => {
             let why = match version {
@@ -296,16 +296,13 @@ fn finding(problem: &Problem, loc: &Location, ctx: &Context) -> Finding {
         Problem::NestingTooDeep { key, limit } => Finding::new(
             NESTING_TOO_DEEP,
             loc.clone(),
-            format!(
-                "metadata `{key}` nests arrays deeper than the limit of `{limit}`\nhint: raise `max_nesting` only for a file you trust"
-            ),
+            format!("metadata `{key}` nests arrays deeper than the limit of `{limit}`"),
         ),
         Problem::HeaderTooLarge { limit } => Finding::new(
             HEADER_TOO_LARGE,
             loc.clone(),
             format!(
-                "the header is larger than the limit of `{limit}` bytes (`max_header_bytes` is `{}`); the rest was not inspected\nhint: raise `max_header_bytes` only for a file you trust",
-                ctx.limits.max_header_bytes
+                "the header is larger than the `max_header_bytes` limit of `{limit}` bytes; the rest was not inspected"
             ),
         ),
         Problem::Duplicate { what, name } => Finding::new(

@@ -81,8 +81,10 @@ pub const STANDARD_DOMAINS: &[&str] = &[
     "com.microsoft",
 ];
 
-/// Adapts a [`Source`] to the reader trait the parsers take.
-struct Adapter<'a>(&'a mut dyn Source);
+/// Adapts a [`Source`] to the reader trait the protobuf and HDF5 parsers take (a
+/// `dyn Source` cannot be passed as a `dyn ReadSeek` directly). Shared by the ONNX,
+/// TensorFlow and Keras rules.
+pub(crate) struct Adapter<'a>(pub(crate) &'a mut dyn Source);
 
 impl Read for Adapter<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -116,7 +118,11 @@ pub fn scan_model(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context)
     let model = onnx::parse(&mut adapter, len, &ctx.limits, &ctx.budget);
     let mut findings = Vec::new();
     if let Some(error) = &model.error {
-        let code = if error.is_limit() { LIMIT_EXCEEDED } else { MALFORMED };
+        let code = if error.is_limit() {
+            LIMIT_EXCEEDED
+        } else {
+            MALFORMED
+        };
         findings.push(Finding::new(
             code,
             loc.clone(),
@@ -196,12 +202,11 @@ fn external_data(model: &Model, loc: &Location, findings: &mut Vec<Finding>) {
         }
     }
     // Files on disk can be checked only for a model that is itself a file on disk; inside
-    // an archive only the lexical checks apply.
-    let model_dir = (loc.members.is_empty() && loc.path != "-").then(|| {
-        match Path::new(&loc.path).parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
+    // an archive or on stdin only the lexical checks apply.
+    let on_disk = loc.members.is_empty() && loc.path != "-" && loc.path != crate::scan::STDIN_NAME;
+    let model_dir = on_disk.then(|| match Path::new(&loc.path).parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     });
     for (location, tensors) in by_location {
         let first = tensors.first().map(|t| t.at);
@@ -213,7 +218,11 @@ fn external_data(model: &Model, loc: &Location, findings: &mut Vec<Finding>) {
                 at,
                 format!(
                     "external data location `{location}` is {} (tensors {names})",
-                    if is_absolute(location) { "an absolute path" } else { "a path that climbs with `..`" }
+                    if is_absolute(location) {
+                        "an absolute path"
+                    } else {
+                        "a path that climbs with `..`"
+                    }
                 ),
             ));
             continue;
@@ -224,7 +233,11 @@ fn external_data(model: &Model, loc: &Location, findings: &mut Vec<Finding>) {
 }
 
 fn tensor_names(tensors: &[&ExternalTensor]) -> String {
-    let mut names: Vec<String> = tensors.iter().take(5).map(|t| format!("`{}`", t.name)).collect();
+    let mut names: Vec<String> = tensors
+        .iter()
+        .take(5)
+        .map(|t| format!("`{}`", t.name))
+        .collect();
     if tensors.len() > 5 {
         names.push(format!("and {} more", tensors.len().saturating_sub(5)));
     }
@@ -338,13 +351,21 @@ mod tests {
     }
 
     fn with_external(location: &str) -> Vec<u8> {
-        let g = graph("main", vec![node("n", "Relu", "", vec![])], vec![external_tensor("w", location, 0, 8)]);
+        let g = graph(
+            "main",
+            vec![node("n", "Relu", "", vec![])],
+            vec![external_tensor("w", location, 0, 8)],
+        );
         model(g, vec![opset("", 17)], vec![])
     }
 
     #[test]
     fn clean_model_has_no_findings() {
-        let g = graph("main", vec![node("n", "Relu", "", vec![])], vec![tensor("w", &[0; 16])]);
+        let g = graph(
+            "main",
+            vec![node("n", "Relu", "", vec![])],
+            vec![tensor("w", &[0; 16])],
+        );
         let bytes = model(g, vec![opset("", 17), opset("ai.onnx.ml", 3)], vec![]);
         assert_eq!(run(&bytes, &Location::file("m.onnx")), []);
     }
@@ -352,7 +373,12 @@ mod tests {
     #[test]
     fn lexical_escapes_are_critical_even_inside_archives() {
         let loc = Location::file("a.zip").member("m.onnx");
-        for bad in ["/etc/passwd", "..\\..\\secret", "data/../../x", "C:\\Windows\\win.ini"] {
+        for bad in [
+            "/etc/passwd",
+            "..\\..\\secret",
+            "data/../../x",
+            "C:\\Windows\\win.ini",
+        ] {
             let f = run(&with_external(bad), &loc);
             assert_eq!(ids(&f), ["onnx-external-data-escape"], "{bad}");
             assert_eq!(f[0].severity, Severity::Critical);
@@ -366,30 +392,64 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let model_path = dir.path().join("m.onnx");
         let loc = Location::file(model_path.to_string_lossy());
-        assert_eq!(ids(&run(&with_external("weights.bin"), &loc)), ["onnx-external-data-missing"]);
+        assert_eq!(
+            ids(&run(&with_external("weights.bin"), &loc)),
+            ["onnx-external-data-missing"]
+        );
         std::fs::write(dir.path().join("weights.bin"), [0u8; 8]).unwrap();
         assert_eq!(run(&with_external("weights.bin"), &loc), []);
         std::fs::write(dir.path().join("short.bin"), [0u8; 4]).unwrap();
-        assert_eq!(ids(&run(&with_external("short.bin"), &loc)), ["onnx-external-data-invalid"]);
+        assert_eq!(
+            ids(&run(&with_external("short.bin"), &loc)),
+            ["onnx-external-data-invalid"]
+        );
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret"), [0u8; 64]).unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link.bin")).unwrap();
-        assert_eq!(ids(&run(&with_external("link.bin"), &loc)), ["onnx-external-data-escape"]);
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link.bin"))
+            .unwrap();
+        assert_eq!(
+            ids(&run(&with_external("link.bin"), &loc)),
+            ["onnx-external-data-escape"]
+        );
         std::os::unix::fs::symlink("/nonexistent/ward", dir.path().join("dangling.bin")).unwrap();
-        assert_eq!(ids(&run(&with_external("dangling.bin"), &loc)), ["onnx-external-data-escape"]);
+        assert_eq!(
+            ids(&run(&with_external("dangling.bin"), &loc)),
+            ["onnx-external-data-escape"]
+        );
     }
 
     #[test]
     fn custom_domains_are_info_with_their_names() {
         let inner = graph("then", vec![node("h", "Evil", "evil.ops", vec![])], vec![]);
-        let g = graph("main", vec![node("if", "If", "", vec![graph_attribute("then_branch", inner)])], vec![]);
-        let f = function("local.fns", "F", vec![node("m", "Mystery", "custom.fn", vec![])]);
+        let g = graph(
+            "main",
+            vec![node(
+                "if",
+                "If",
+                "",
+                vec![graph_attribute("then_branch", inner)],
+            )],
+            vec![],
+        );
+        let f = function(
+            "local.fns",
+            "F",
+            vec![node("m", "Mystery", "custom.fn", vec![])],
+        );
         let bytes = model(g, vec![opset("", 17), opset("com.microsoft", 1)], vec![f]);
         let found = run(&bytes, &Location::file("m.onnx"));
         assert_eq!(ids(&found), ["onnx-custom-domain"]);
         assert_eq!(found[0].severity, Severity::Info);
-        assert!(found[0].message.contains("`evil.ops` (`Evil`)"), "{}", found[0].message);
-        assert!(found[0].message.contains("`custom.fn` (`Mystery`)"), "{}", found[0].message);
+        assert!(
+            found[0].message.contains("`evil.ops` (`Evil`)"),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            found[0].message.contains("`custom.fn` (`Mystery`)"),
+            "{}",
+            found[0].message
+        );
         assert!(!found[0].message.contains("com.microsoft"));
     }
 
@@ -399,7 +459,10 @@ mod tests {
         let cut = &bytes[..bytes.len() - 2];
         let loc = Location::file("a.zip").member("m.onnx");
         assert_eq!(ids(&run(cut, &loc)), ["onnx-malformed"]);
-        let mut ctx = Context::new(Limits { max_nesting: 1, ..Limits::default() });
+        let mut ctx = Context::new(Limits {
+            max_nesting: 1,
+            ..Limits::default()
+        });
         ctx.depth = 0;
         let mut cur = Cursor::new(bytes.clone());
         let f = scan(&mut cur, bytes.len() as u64, &loc, &ctx);
@@ -417,7 +480,11 @@ mod tests {
             let mut found = BTreeSet::new();
             let mut all = Vec::new();
             for (rel, _) in &fixture.files {
-                let path = if rel.is_empty() { base.clone() } else { base.join(rel) };
+                let path = if rel.is_empty() {
+                    base.clone()
+                } else {
+                    base.join(rel)
+                };
                 let bytes = std::fs::read(&path).unwrap();
                 let ctx = Context::new(Limits::default());
                 let out = crate::engine::scan_source(

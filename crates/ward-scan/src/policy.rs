@@ -32,6 +32,8 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use toml::Spanned;
 
+use ward_formats::Limits;
+
 use crate::finding::{Finding, Location};
 
 /// The only policy format version this build understands.
@@ -69,6 +71,9 @@ pub struct Policy {
     pub allowed_globals: BTreeSet<String>,
     /// Risk acceptances, in file order.
     pub waivers: Vec<Waiver>,
+    /// The limits to scan with: the defaults, with the policy's `[limits]` table applied
+    /// (raising a limit is an explicit, reviewed act, so it lives in the policy file).
+    pub limits: Limits,
 }
 
 /// One accepted risk: a finding code, on files chosen by digest and/or path, until a date.
@@ -268,10 +273,18 @@ impl Policy {
             });
         }
 
+        let mut limits = Limits::default();
+        if let Some(raw_limits) = raw.limits {
+            raw_limits
+                .apply(&mut limits)
+                .map_err(|(span, message)| invalid(span, message))?;
+        }
+
         Ok(Self {
             path: path.display().to_string(),
             allowed_globals,
             waivers,
+            limits,
         })
     }
 
@@ -328,6 +341,98 @@ struct RawPolicy {
     pickle: Option<RawPickle>,
     #[serde(default)]
     waiver: Vec<Spanned<RawWaiver>>,
+    #[serde(default)]
+    limits: Option<RawLimits>,
+}
+
+/// The `[limits]` table: every field optional, every value a positive integer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_pickle_opcodes: Option<Spanned<i64>>,
+    max_pickle_memo: Option<Spanned<i64>>,
+    max_pickle_stack: Option<Spanned<i64>>,
+    max_stacked_pickles: Option<Spanned<i64>>,
+    max_pickle_nesting: Option<Spanned<i64>>,
+    max_inspected_bytes: Option<Spanned<i64>>,
+    max_archive_depth: Option<Spanned<i64>>,
+    max_archive_members: Option<Spanned<i64>>,
+    max_decompressed_bytes: Option<Spanned<i64>>,
+    max_compression_ratio: Option<Spanned<i64>>,
+    max_header_bytes: Option<Spanned<i64>>,
+    max_nesting: Option<Spanned<i64>>,
+    time_budget_seconds: Option<Spanned<i64>>,
+}
+
+impl RawLimits {
+    fn apply(self, limits: &mut Limits) -> Result<(), SpanError> {
+        fn positive(value: Option<Spanned<i64>>, name: &str) -> Result<Option<u64>, SpanError> {
+            let Some(value) = value else {
+                return Ok(None);
+            };
+            let span = value.span();
+            let number = *value.get_ref();
+            match u64::try_from(number) {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err((
+                    Some(span),
+                    format!("`{name} = {number}` is not allowed; expected a positive integer"),
+                )),
+            }
+        }
+        fn size(value: Option<Spanned<i64>>, name: &str) -> Result<Option<usize>, SpanError> {
+            let span = value.as_ref().map(Spanned::span);
+            match positive(value, name)? {
+                Some(n) => usize::try_from(n).map(Some).map_err(|_| {
+                    (
+                        span,
+                        format!("`{name} = {n}` is too large for this machine"),
+                    )
+                }),
+                None => Ok(None),
+            }
+        }
+        if let Some(n) = positive(self.max_pickle_opcodes, "max_pickle_opcodes")? {
+            limits.max_pickle_opcodes = n;
+        }
+        if let Some(n) = size(self.max_pickle_memo, "max_pickle_memo")? {
+            limits.max_pickle_memo = n;
+        }
+        if let Some(n) = size(self.max_pickle_stack, "max_pickle_stack")? {
+            limits.max_pickle_stack = n;
+        }
+        if let Some(n) = size(self.max_stacked_pickles, "max_stacked_pickles")? {
+            limits.max_stacked_pickles = n;
+        }
+        if let Some(n) = size(self.max_pickle_nesting, "max_pickle_nesting")? {
+            limits.max_pickle_nesting = n;
+        }
+        if let Some(n) = size(self.max_inspected_bytes, "max_inspected_bytes")? {
+            limits.max_inspected_bytes = n;
+        }
+        if let Some(n) = size(self.max_archive_depth, "max_archive_depth")? {
+            limits.max_archive_depth = n;
+        }
+        if let Some(n) = size(self.max_archive_members, "max_archive_members")? {
+            limits.max_archive_members = n;
+        }
+        if let Some(n) = positive(self.max_decompressed_bytes, "max_decompressed_bytes")? {
+            limits.max_decompressed_bytes = n;
+        }
+        if let Some(n) = positive(self.max_compression_ratio, "max_compression_ratio")? {
+            limits.max_compression_ratio = n;
+        }
+        if let Some(n) = positive(self.max_header_bytes, "max_header_bytes")? {
+            limits.max_header_bytes = n;
+        }
+        if let Some(n) = size(self.max_nesting, "max_nesting")? {
+            limits.max_nesting = n;
+        }
+        if let Some(n) = positive(self.time_budget_seconds, "time_budget_seconds")? {
+            limits.time_budget = std::time::Duration::from_secs(n);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -488,6 +593,28 @@ expires = "2020-01-01"
             "version = 1\n[[waiver]]\ncode = \"scan-unknown-format\"\npath = \"a\"\nowner = \"o\"\nexpires = \"2026-01-01\"\n",
         );
         assert!(message.contains("reason"), "{message}");
+    }
+
+    #[test]
+    fn limits_table_overrides_defaults_and_rejects_bad_values() {
+        let policy = parse("version = 1\n").unwrap();
+        assert_eq!(policy.limits, Limits::default());
+        let policy = parse(
+            "version = 1\n[limits]\nmax_pickle_opcodes = 200000000\ntime_budget_seconds = 5\n",
+        )
+        .unwrap();
+        assert_eq!(policy.limits.max_pickle_opcodes, 200_000_000);
+        assert_eq!(policy.limits.time_budget, std::time::Duration::from_secs(5));
+        assert_eq!(
+            policy.limits.max_archive_depth,
+            Limits::default().max_archive_depth
+        );
+        let (line, message) = error_of("version = 1\n[limits]\n\nmax_archive_depth = 0\n");
+        assert_eq!(line, 4);
+        assert!(message.contains("positive integer"), "{message}");
+        let (line, message) = error_of("version = 1\n[limits]\nmax_depth = 3\n");
+        assert_eq!(line, 3);
+        assert!(message.contains("max_depth"), "{message}");
     }
 
     #[test]

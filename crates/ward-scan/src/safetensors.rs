@@ -148,7 +148,7 @@ pub fn inspect(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context) ->
             HEADER_TOO_LARGE,
             loc.at(0),
             format!(
-                "the header claims `{n}` bytes, more than the limit of `{}` bytes; the file was not inspected\nhint: raise `max_header_bytes` only for a file you trust",
+                "the header claims `{n}` bytes, more than the limit of `{}` bytes; the file was not inspected",
                 ctx.limits.max_header_bytes
             ),
         ));

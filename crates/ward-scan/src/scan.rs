@@ -375,12 +375,17 @@ pub fn scan_paths_with(
     for (path, findings) in walk.findings {
         merge(&mut by_path, bare_report(path, findings));
     }
-    for (dir, display) in &walk.dirs {
-        let ctx = file_context(options);
-        for finding in engine.scan_dir(dir, &Location::file(display.clone()), &ctx) {
-            let path = finding.location.path.clone();
-            merge(&mut by_path, bare_report(path, vec![finding]));
-        }
+    let dir_findings: Vec<Vec<Finding>> = walk
+        .dirs
+        .par_iter()
+        .map(|(dir, display)| {
+            let ctx = file_context(options);
+            engine.scan_dir(dir, &Location::file(display.clone()), &ctx)
+        })
+        .collect();
+    for finding in dir_findings.into_iter().flatten() {
+        let path = finding.location.path.clone();
+        merge(&mut by_path, bare_report(path, vec![finding]));
     }
 
     let mut files: Vec<FileReport> = by_path.into_values().collect();
@@ -821,5 +826,130 @@ fn outcome_of(format: ward_formats::detect::Format, findings: Vec<Finding>) -> E
         format: format.as_str().to_owned(),
         kind,
         findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Calls every file starting with `EVIL` a high finding, and records directories.
+    #[derive(Default)]
+    struct FakeEngine {
+        dirs: Mutex<Vec<String>>,
+    }
+
+    const FAKE: Code = Code {
+        id: "scan-test-fake",
+        severity: Severity::High,
+        title: "t",
+        remedy: "r",
+    };
+
+    impl Engine for FakeEngine {
+        fn scan_file(
+            &self,
+            src: &mut dyn Source,
+            len: u64,
+            loc: &Location,
+            ctx: &Context,
+        ) -> EngineOutcome {
+            assert_eq!(ctx.depth, 0);
+            let mut bytes = Vec::new();
+            src.read_to_end(&mut bytes).unwrap();
+            assert_eq!(bytes.len() as u64, len);
+            let findings = if bytes.starts_with(b"EVIL") {
+                vec![Finding::new(FAKE, loc.clone(), "evil")]
+            } else {
+                Vec::new()
+            };
+            EngineOutcome {
+                format: "fake".to_owned(),
+                kind: ContentKind::Known,
+                findings,
+            }
+        }
+
+        fn scan_dir(&self, _dir: &Path, loc: &Location, _ctx: &Context) -> Vec<Finding> {
+            self.dirs.lock().unwrap().push(loc.path.clone());
+            Vec::new()
+        }
+    }
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::TempDir::new().unwrap();
+        fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        fs::write(dir.path().join("a/evil.bin"), b"EVIL payload").unwrap();
+        fs::write(dir.path().join("a/b/fine.bin"), b"fine").unwrap();
+        fs::write(dir.path().join("top.bin"), b"top").unwrap();
+        dir
+    }
+
+    #[test]
+    fn walk_reports_sorted_files_runs_dir_rules_and_progress() {
+        let dir = tree();
+        let engine = FakeEngine::default();
+        let calls = Mutex::new(Vec::new());
+        let progress = |p: Progress| calls.lock().unwrap().push(p);
+        let report = scan_paths_with(
+            &engine,
+            &[dir.path().to_owned()],
+            &ScanOptions::new(),
+            &progress,
+        );
+        let root = dir.path().display().to_string();
+        let paths: Vec<String> = report.files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(
+            paths,
+            [
+                format!("{root}/a/b/fine.bin"),
+                format!("{root}/a/evil.bin"),
+                format!("{root}/top.bin")
+            ]
+        );
+        assert_eq!(report.files[1].findings.len(), 1);
+        assert_eq!(report.max_severity(), Some(Severity::High));
+        assert_eq!(report.summary().files, 3);
+        let mut dirs = engine.dirs.lock().unwrap().clone();
+        dirs.sort();
+        assert_eq!(
+            dirs,
+            [root.clone(), format!("{root}/a"), format!("{root}/a/b")]
+        );
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 3);
+        let last = calls.iter().max_by_key(|p| p.files_done).unwrap();
+        assert_eq!((last.files_done, last.files_total), (3, 3));
+        assert_eq!(last.bytes_done, last.bytes_total);
+        assert_eq!(last.bytes_total, 12 + 4 + 3);
+    }
+
+    #[test]
+    fn digests_are_computed_only_for_digest_waivers() {
+        let dir = tree();
+        let evil = dir.path().join("a/evil.bin");
+        let by_path = "version = 1\n[[waiver]]\ncode = \"scan-test-fake\"\npath = \"**/evil.bin\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"2030-01-01\"\n";
+        let mut options = ScanOptions::new();
+        options.today = Date::constant(2029, 1, 1);
+        options.policy =
+            Some(Policy::parse(by_path, Path::new("p.toml"), &["scan-test-fake"]).unwrap());
+        let report = scan_paths_with(&FakeEngine::default(), &[evil.clone()], &options, &|_| {});
+        assert!(report.files[0].findings[0].suppressed.is_some());
+        assert_eq!(report.files[0].sha256, None);
+        assert_eq!(report.max_severity(), None);
+
+        // sha256("EVIL payload"), computed with sha256sum.
+        let digest = "2e43827578cbf8c7c098fe093fe769859e4688ff412708cda4477766eed53b0d";
+        let by_digest = format!(
+            "version = 1\n[[waiver]]\ncode = \"scan-test-fake\"\nsha256 = \"{digest}\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"2030-01-01\"\n"
+        );
+        options.policy =
+            Some(Policy::parse(&by_digest, Path::new("p.toml"), &["scan-test-fake"]).unwrap());
+        let report = scan_paths_with(&FakeEngine::default(), &[evil], &options, &|_| {});
+        assert_eq!(report.files[0].sha256.as_deref(), Some(digest));
+        assert!(report.files[0].findings[0].suppressed.is_some());
+        assert!(report.policy.unwrap().findings.is_empty());
     }
 }

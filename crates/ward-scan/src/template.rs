@@ -62,7 +62,7 @@ pub fn check(
             codes.invalid,
             loc.clone(),
             format!(
-                "chat template `{name}` could not be parsed at byte `{}`: {}\nhint: a template ward cannot read is not known to be safe",
+                "chat template `{name}` could not be parsed at byte `{}`: {}",
                 error.offset, error.reason
             ),
         ));

@@ -9,10 +9,10 @@
 //! so that a new dangerous op is never called clean.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Seek, SeekFrom};
 
 use ward_formats::tf::{self, Graph, Kind, Node};
 
+use crate::onnx::Adapter;
 use crate::{Code, Context, Finding, Location, Severity, Source};
 
 /// An op that reads, writes or lists files.
@@ -59,8 +59,14 @@ pub const LIMIT_EXCEEDED: Code = Code {
 };
 
 /// Every TensorFlow code.
-pub const CODES: &[Code] =
-    &[FILE_ACCESS_OP, PYTHON_OP, NETWORK_OP, UNKNOWN_OP, MALFORMED, LIMIT_EXCEEDED];
+pub const CODES: &[Code] = &[
+    FILE_ACCESS_OP,
+    PYTHON_OP,
+    NETWORK_OP,
+    UNKNOWN_OP,
+    MALFORMED,
+    LIMIT_EXCEEDED,
+];
 
 /// Ops that read, write or list files.
 pub const FILE_OPS: &[&str] = &[
@@ -169,118 +175,520 @@ const ATTR_CHECKED_OPS: &[&str] = &[
 /// is reported as `tf-unknown-op`, never assumed safe.
 pub const KNOWN_OPS: &[&str] = &[
     // Graph structure, placeholders and constants.
-    "Const", "Placeholder", "PlaceholderWithDefault", "PlaceholderV2", "Identity", "IdentityN",
-    "NoOp", "StopGradient", "PreventGradient", "Snapshot", "_Arg", "_Retval", "_DeviceArg",
-    "_DeviceRetval", "Where", "Unique", "UniqueV2",
+    "Const",
+    "Placeholder",
+    "PlaceholderWithDefault",
+    "PlaceholderV2",
+    "Identity",
+    "IdentityN",
+    "NoOp",
+    "StopGradient",
+    "PreventGradient",
+    "Snapshot",
+    "_Arg",
+    "_Retval",
+    "_DeviceArg",
+    "_DeviceRetval",
+    "Where",
+    "Unique",
+    "UniqueV2",
     // Function calls and control flow.
-    "PartitionedCall", "StatefulPartitionedCall", "If", "StatelessIf", "While", "StatelessWhile",
-    "Case", "StatelessCase", "Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond",
-    "ControlTrigger", "RefSwitch", "RefEnter", "RefMerge", "RefIdentity", "Assert", "CheckNumerics",
-    "CheckNumericsV2", "EnsureShape", "Print", "Timestamp",
+    "PartitionedCall",
+    "StatefulPartitionedCall",
+    "If",
+    "StatelessIf",
+    "While",
+    "StatelessWhile",
+    "Case",
+    "StatelessCase",
+    "Switch",
+    "Merge",
+    "Enter",
+    "Exit",
+    "NextIteration",
+    "LoopCond",
+    "ControlTrigger",
+    "RefSwitch",
+    "RefEnter",
+    "RefMerge",
+    "RefIdentity",
+    "Assert",
+    "CheckNumerics",
+    "CheckNumericsV2",
+    "EnsureShape",
+    "Print",
+    "Timestamp",
     // Variables and resources.
-    "VarHandleOp", "ReadVariableOp", "AssignVariableOp", "AssignAddVariableOp",
-    "AssignSubVariableOp", "VarIsInitializedOp", "DestroyResourceOp", "ResourceGather",
-    "ResourceGatherNd", "ResourceScatterAdd", "ResourceScatterUpdate", "ResourceScatterSub",
-    "ResourceScatterNdUpdate", "ResourceScatterNdAdd", "Variable", "VariableV2", "Assign",
-    "AssignAdd", "AssignSub", "IsVariableInitialized", "TemporaryVariable",
-    "DestroyTemporaryVariable", "ResourceApplyAdam", "ResourceApplyGradientDescent",
-    "ResourceApplyMomentum", "ResourceApplyKerasMomentum", "ResourceApplyRMSProp",
-    "ResourceApplyAdagrad", "ResourceApplyAdagradV2", "ResourceApplyAdaMax",
-    "ResourceApplyAdadelta", "ResourceApplyFtrl", "ResourceApplyFtrlV2", "ApplyAdam",
-    "ApplyGradientDescent", "ApplyMomentum",
+    "VarHandleOp",
+    "ReadVariableOp",
+    "AssignVariableOp",
+    "DisableCopyOnRead",
+    "AssignAddVariableOp",
+    "AssignSubVariableOp",
+    "VarIsInitializedOp",
+    "DestroyResourceOp",
+    "ResourceGather",
+    "ResourceGatherNd",
+    "ResourceScatterAdd",
+    "ResourceScatterUpdate",
+    "ResourceScatterSub",
+    "ResourceScatterNdUpdate",
+    "ResourceScatterNdAdd",
+    "Variable",
+    "VariableV2",
+    "Assign",
+    "AssignAdd",
+    "AssignSub",
+    "IsVariableInitialized",
+    "TemporaryVariable",
+    "DestroyTemporaryVariable",
+    "ResourceApplyAdam",
+    "ResourceApplyGradientDescent",
+    "ResourceApplyMomentum",
+    "ResourceApplyKerasMomentum",
+    "ResourceApplyRMSProp",
+    "ResourceApplyAdagrad",
+    "ResourceApplyAdagradV2",
+    "ResourceApplyAdaMax",
+    "ResourceApplyAdadelta",
+    "ResourceApplyFtrl",
+    "ResourceApplyFtrlV2",
+    "ApplyAdam",
+    "ApplyGradientDescent",
+    "ApplyMomentum",
     // Checkpoint path handling (pure string ops; the file ops are in CHECKPOINT_OPS).
-    "ShardedFilename", "ShardedFilespec", "StringJoin", "StaticRegexFullMatch",
-    "RegexFullMatch", "StaticRegexReplace", "RegexReplace",
+    "ShardedFilename",
+    "ShardedFilespec",
+    "StringJoin",
+    "StaticRegexFullMatch",
+    "RegexFullMatch",
+    "StaticRegexReplace",
+    "RegexReplace",
     // Arithmetic.
-    "Add", "AddV2", "AddN", "Sub", "Mul", "MulNoNan", "Div", "DivNoNan", "RealDiv", "FloorDiv",
-    "FloorMod", "TruncateDiv", "TruncateMod", "Mod", "Pow", "Neg", "Abs", "Sign", "Square",
-    "SquaredDifference", "Sqrt", "Rsqrt", "Exp", "Expm1", "Log", "Log1p", "Reciprocal", "Inv",
-    "Maximum", "Minimum", "Floor", "Ceil", "Round", "Rint", "Sin", "Cos", "Tan", "Asin", "Acos",
-    "Atan", "Atan2", "Sinh", "Cosh", "Tanh", "Asinh", "Acosh", "Atanh", "Erf", "Erfc", "Erfinv",
-    "Lgamma", "Digamma", "IsNan", "IsInf", "IsFinite", "ClipByValue", "BiasAdd", "BiasAddV1",
-    "BiasAddGrad", "Cumsum", "Cumprod", "Xdivy", "Xlogy", "Xlog1py", "Sigmoid", "LogSigmoid",
-    "Softplus", "Softsign", "ComplexAbs", "Real", "Imag", "Complex", "Conj", "Angle",
+    "Add",
+    "AddV2",
+    "AddN",
+    "Sub",
+    "Mul",
+    "MulNoNan",
+    "Div",
+    "DivNoNan",
+    "RealDiv",
+    "FloorDiv",
+    "FloorMod",
+    "TruncateDiv",
+    "TruncateMod",
+    "Mod",
+    "Pow",
+    "Neg",
+    "Abs",
+    "Sign",
+    "Square",
+    "SquaredDifference",
+    "Sqrt",
+    "Rsqrt",
+    "Exp",
+    "Expm1",
+    "Log",
+    "Log1p",
+    "Reciprocal",
+    "Inv",
+    "Maximum",
+    "Minimum",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Rint",
+    "Sin",
+    "Cos",
+    "Tan",
+    "Asin",
+    "Acos",
+    "Atan",
+    "Atan2",
+    "Sinh",
+    "Cosh",
+    "Tanh",
+    "Asinh",
+    "Acosh",
+    "Atanh",
+    "Erf",
+    "Erfc",
+    "Erfinv",
+    "Lgamma",
+    "Digamma",
+    "IsNan",
+    "IsInf",
+    "IsFinite",
+    "ClipByValue",
+    "BiasAdd",
+    "BiasAddV1",
+    "BiasAddGrad",
+    "Cumsum",
+    "Cumprod",
+    "Xdivy",
+    "Xlogy",
+    "Xlog1py",
+    "Sigmoid",
+    "LogSigmoid",
+    "Softplus",
+    "Softsign",
+    "ComplexAbs",
+    "Real",
+    "Imag",
+    "Complex",
+    "Conj",
+    "Angle",
     // Comparison and logic.
-    "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd",
-    "LogicalOr", "LogicalNot", "Select", "SelectV2", "ApproximateEqual", "BitwiseAnd",
-    "BitwiseOr", "BitwiseXor", "Invert", "LeftShift", "RightShift",
+    "Equal",
+    "NotEqual",
+    "Less",
+    "LessEqual",
+    "Greater",
+    "GreaterEqual",
+    "LogicalAnd",
+    "LogicalOr",
+    "LogicalNot",
+    "Select",
+    "SelectV2",
+    "ApproximateEqual",
+    "BitwiseAnd",
+    "BitwiseOr",
+    "BitwiseXor",
+    "Invert",
+    "LeftShift",
+    "RightShift",
     // Reductions.
-    "Sum", "Prod", "Mean", "Max", "Min", "All", "Any", "ArgMax", "ArgMin", "EuclideanNorm",
-    "SegmentSum", "SegmentMean", "SegmentMax", "SegmentMin", "UnsortedSegmentSum",
-    "UnsortedSegmentMax", "UnsortedSegmentMin", "UnsortedSegmentProd",
+    "Sum",
+    "Prod",
+    "Mean",
+    "Max",
+    "Min",
+    "All",
+    "Any",
+    "ArgMax",
+    "ArgMin",
+    "EuclideanNorm",
+    "SegmentSum",
+    "SegmentMean",
+    "SegmentMax",
+    "SegmentMin",
+    "UnsortedSegmentSum",
+    "UnsortedSegmentMax",
+    "UnsortedSegmentMin",
+    "UnsortedSegmentProd",
     // Linear algebra.
-    "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "MatrixInverse",
-    "MatrixDeterminant", "MatrixDiag", "MatrixDiagV3", "MatrixDiagPart", "MatrixDiagPartV3",
-    "MatrixSetDiag", "MatrixSetDiagV3", "MatrixBandPart", "Cholesky", "Qr", "Svd",
-    "SelfAdjointEigV2", "MatrixSolve", "MatrixTriangularSolve", "Cross", "Transpose",
+    "MatMul",
+    "BatchMatMul",
+    "BatchMatMulV2",
+    "BatchMatMulV3",
+    "Einsum",
+    "MatrixInverse",
+    "MatrixDeterminant",
+    "MatrixDiag",
+    "MatrixDiagV3",
+    "MatrixDiagPart",
+    "MatrixDiagPartV3",
+    "MatrixSetDiag",
+    "MatrixSetDiagV3",
+    "MatrixBandPart",
+    "Cholesky",
+    "Qr",
+    "Svd",
+    "SelfAdjointEigV2",
+    "MatrixSolve",
+    "MatrixTriangularSolve",
+    "Cross",
+    "Transpose",
     "ConjugateTranspose",
     // Neural network.
-    "Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Gelu", "Softmax", "LogSoftmax", "Conv2D",
-    "Conv3D", "Conv1D", "DepthwiseConv2dNative", "Conv2DBackpropInput", "Conv3DBackpropInputV2",
-    "Conv2DBackpropFilter", "MaxPool", "MaxPoolV2", "MaxPool3D", "AvgPool", "AvgPool3D",
-    "MaxPoolWithArgmax", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "LRN",
-    "L2Loss", "BatchNormWithGlobalNormalization", "SoftmaxCrossEntropyWithLogits",
-    "SparseSoftmaxCrossEntropyWithLogits", "InTopK", "InTopKV2", "TopKV2", "Dilation2D",
-    "_FusedMatMul", "_FusedConv2D", "_FusedBatchNormEx", "CudnnRNN", "CudnnRNNV2",
-    "CudnnRNNV3", "BlockLSTM", "BlockLSTMV2", "LSTMBlockCell", "GRUBlockCell", "Dropout",
+    "Relu",
+    "Relu6",
+    "Elu",
+    "Selu",
+    "LeakyRelu",
+    "Gelu",
+    "Softmax",
+    "LogSoftmax",
+    "Conv2D",
+    "Conv3D",
+    "Conv1D",
+    "DepthwiseConv2dNative",
+    "Conv2DBackpropInput",
+    "Conv3DBackpropInputV2",
+    "Conv2DBackpropFilter",
+    "MaxPool",
+    "MaxPoolV2",
+    "MaxPool3D",
+    "AvgPool",
+    "AvgPool3D",
+    "MaxPoolWithArgmax",
+    "FusedBatchNorm",
+    "FusedBatchNormV2",
+    "FusedBatchNormV3",
+    "LRN",
+    "L2Loss",
+    "BatchNormWithGlobalNormalization",
+    "SoftmaxCrossEntropyWithLogits",
+    "SparseSoftmaxCrossEntropyWithLogits",
+    "InTopK",
+    "InTopKV2",
+    "TopKV2",
+    "Dilation2D",
+    "_FusedMatMul",
+    "_FusedConv2D",
+    "_FusedBatchNormEx",
+    "CudnnRNN",
+    "CudnnRNNV2",
+    "CudnnRNNV3",
+    "BlockLSTM",
+    "BlockLSTMV2",
+    "LSTMBlockCell",
+    "GRUBlockCell",
+    "Dropout",
     // Array manipulation.
-    "Shape", "ShapeN", "Size", "Rank", "Reshape", "Squeeze", "ExpandDims", "Pack", "Unpack",
-    "Concat", "ConcatV2", "ConcatOffset", "Split", "SplitV", "Slice", "StridedSlice",
-    "StridedSliceGrad", "Tile", "Pad", "PadV2", "MirrorPad", "Gather", "GatherV2", "GatherNd",
-    "ScatterNd", "TensorScatterUpdate", "TensorScatterAdd", "TensorScatterSub", "Fill",
-    "ZerosLike", "OnesLike", "Range", "LinSpace", "Cast", "Bitcast", "BroadcastTo",
-    "BroadcastArgs", "BroadcastGradientArgs", "Reverse", "ReverseV2", "ReverseSequence",
-    "OneHot", "SpaceToBatchND", "BatchToSpaceND", "SpaceToDepth", "DepthToSpace",
-    "DynamicStitch", "ParallelDynamicStitch", "DynamicPartition", "InvertPermutation",
-    "ListDiff", "SetSize", "Diag", "DiagPart", "Empty", "Roll", "CheckPointer", "Bucketize",
-    "SparseToDense", "SparseTensorDenseMatMul", "SparseReshape", "SparseFillEmptyRows",
-    "SparseSegmentSum", "SparseSegmentMean", "SparseSegmentSqrtN", "SparseReorder",
-    "SparseConcat", "SparseAdd", "SparseSlice", "SparseSplit", "SparseToSparseSetOperation",
-    "DenseToDenseSetOperation", "UniqueWithCounts", "SortV2", "Sort", "NthElement",
-    "HistogramFixedWidth", "UpperBound", "LowerBound", "QuantizeAndDequantizeV2",
-    "QuantizeAndDequantizeV3", "QuantizeAndDequantizeV4", "FakeQuantWithMinMaxVars",
-    "FakeQuantWithMinMaxArgs", "FakeQuantWithMinMaxVarsPerChannel", "Dequantize", "QuantizeV2",
+    "Shape",
+    "ShapeN",
+    "Size",
+    "Rank",
+    "Reshape",
+    "Squeeze",
+    "ExpandDims",
+    "Pack",
+    "Unpack",
+    "Concat",
+    "ConcatV2",
+    "ConcatOffset",
+    "Split",
+    "SplitV",
+    "Slice",
+    "StridedSlice",
+    "StridedSliceGrad",
+    "Tile",
+    "Pad",
+    "PadV2",
+    "MirrorPad",
+    "Gather",
+    "GatherV2",
+    "GatherNd",
+    "ScatterNd",
+    "TensorScatterUpdate",
+    "TensorScatterAdd",
+    "TensorScatterSub",
+    "Fill",
+    "ZerosLike",
+    "OnesLike",
+    "Range",
+    "LinSpace",
+    "Cast",
+    "Bitcast",
+    "BroadcastTo",
+    "BroadcastArgs",
+    "BroadcastGradientArgs",
+    "Reverse",
+    "ReverseV2",
+    "ReverseSequence",
+    "OneHot",
+    "SpaceToBatchND",
+    "BatchToSpaceND",
+    "SpaceToDepth",
+    "DepthToSpace",
+    "DynamicStitch",
+    "ParallelDynamicStitch",
+    "DynamicPartition",
+    "InvertPermutation",
+    "ListDiff",
+    "SetSize",
+    "Diag",
+    "DiagPart",
+    "Empty",
+    "Roll",
+    "CheckPointer",
+    "Bucketize",
+    "SparseToDense",
+    "SparseTensorDenseMatMul",
+    "SparseReshape",
+    "SparseFillEmptyRows",
+    "SparseSegmentSum",
+    "SparseSegmentMean",
+    "SparseSegmentSqrtN",
+    "SparseReorder",
+    "SparseConcat",
+    "SparseAdd",
+    "SparseSlice",
+    "SparseSplit",
+    "SparseToSparseSetOperation",
+    "DenseToDenseSetOperation",
+    "UniqueWithCounts",
+    "SortV2",
+    "Sort",
+    "NthElement",
+    "HistogramFixedWidth",
+    "UpperBound",
+    "LowerBound",
+    "QuantizeAndDequantizeV2",
+    "QuantizeAndDequantizeV3",
+    "QuantizeAndDequantizeV4",
+    "FakeQuantWithMinMaxVars",
+    "FakeQuantWithMinMaxArgs",
+    "FakeQuantWithMinMaxVarsPerChannel",
+    "Dequantize",
+    "QuantizeV2",
     // Random numbers.
-    "RandomUniform", "RandomUniformInt", "RandomStandardNormal", "TruncatedNormal",
-    "StatelessRandomUniform", "StatelessRandomUniformV2", "StatelessRandomNormal",
-    "StatelessRandomNormalV2", "StatelessTruncatedNormal", "StatelessTruncatedNormalV2",
-    "StatelessRandomUniformInt", "StatelessRandomUniformIntV2", "StatelessRandomGetKeyCounter",
-    "StatelessRandomGetKeyCounterAlg", "StatelessRandomGetAlg", "RandomShuffle",
-    "StatefulUniform", "StatefulStandardNormalV2", "RngReadAndSkip", "RngBitGenerator",
-    "Multinomial", "StatelessMultinomial",
+    "RandomUniform",
+    "RandomUniformInt",
+    "RandomStandardNormal",
+    "TruncatedNormal",
+    "StatelessRandomUniform",
+    "StatelessRandomUniformV2",
+    "StatelessRandomNormal",
+    "StatelessRandomNormalV2",
+    "StatelessTruncatedNormal",
+    "StatelessTruncatedNormalV2",
+    "StatelessRandomUniformInt",
+    "StatelessRandomUniformIntV2",
+    "StatelessRandomGetKeyCounter",
+    "StatelessRandomGetKeyCounterAlg",
+    "StatelessRandomGetAlg",
+    "RandomShuffle",
+    "StatefulUniform",
+    "StatefulStandardNormalV2",
+    "RngReadAndSkip",
+    "RngBitGenerator",
+    "Multinomial",
+    "StatelessMultinomial",
     // Strings and text.
-    "StringToNumber", "AsString", "StringFormat", "StringLength", "StringSplit",
-    "StringSplitV2", "StringStrip", "StringLower", "StringUpper", "Substr", "StringToHashBucket",
-    "StringToHashBucketFast", "StringToHashBucketStrong", "ReduceJoin", "UnicodeDecode",
-    "UnicodeDecodeWithOffsets", "UnicodeEncode", "UnicodeTranscode", "EncodeBase64",
-    "DecodeBase64", "DecodeRaw", "DecodePaddedRaw", "DecodeCSV", "ParseExample",
-    "ParseExampleV2", "ParseSingleExample", "ParseSequenceExample", "ParseSequenceExampleV2",
-    "ParseSingleSequenceExample", "ParseTensor", "SerializeTensor", "DecodeJSONExample",
-    "StringNGrams", "RaggedTensorToTensor", "RaggedTensorFromVariant", "RaggedTensorToVariant",
-    "RaggedGather", "RaggedRange", "RaggedTensorToSparse",
+    "StringToNumber",
+    "AsString",
+    "StringFormat",
+    "StringLength",
+    "StringSplit",
+    "StringSplitV2",
+    "StringStrip",
+    "StringLower",
+    "StringUpper",
+    "Substr",
+    "StringToHashBucket",
+    "StringToHashBucketFast",
+    "StringToHashBucketStrong",
+    "ReduceJoin",
+    "UnicodeDecode",
+    "UnicodeDecodeWithOffsets",
+    "UnicodeEncode",
+    "UnicodeTranscode",
+    "EncodeBase64",
+    "DecodeBase64",
+    "DecodeRaw",
+    "DecodePaddedRaw",
+    "DecodeCSV",
+    "ParseExample",
+    "ParseExampleV2",
+    "ParseSingleExample",
+    "ParseSequenceExample",
+    "ParseSequenceExampleV2",
+    "ParseSingleSequenceExample",
+    "ParseTensor",
+    "SerializeTensor",
+    "DecodeJSONExample",
+    "StringNGrams",
+    "RaggedTensorToTensor",
+    "RaggedTensorFromVariant",
+    "RaggedTensorToVariant",
+    "RaggedGather",
+    "RaggedRange",
+    "RaggedTensorToSparse",
     // Images and signal.
-    "DecodeJpeg", "DecodePng", "DecodeImage", "DecodeGif", "DecodeBmp", "EncodeJpeg",
-    "EncodePng", "ResizeBilinear", "ResizeNearestNeighbor", "ResizeBicubic", "ResizeArea",
-    "ScaleAndTranslate", "CropAndResize", "ExtractImagePatches", "AdjustContrastv2",
-    "AdjustHue", "AdjustSaturation", "RGBToHSV", "HSVToRGB", "NonMaxSuppressionV3",
-    "NonMaxSuppressionV4", "NonMaxSuppressionV5", "CombinedNonMaxSuppression", "FFT", "IFFT",
-    "RFFT", "IRFFT", "FFT2D", "IFFT2D", "RFFT2D", "IRFFT2D", "ImageProjectiveTransformV3",
+    "DecodeJpeg",
+    "DecodePng",
+    "DecodeImage",
+    "DecodeGif",
+    "DecodeBmp",
+    "EncodeJpeg",
+    "EncodePng",
+    "ResizeBilinear",
+    "ResizeNearestNeighbor",
+    "ResizeBicubic",
+    "ResizeArea",
+    "ScaleAndTranslate",
+    "CropAndResize",
+    "ExtractImagePatches",
+    "AdjustContrastv2",
+    "AdjustHue",
+    "AdjustSaturation",
+    "RGBToHSV",
+    "HSVToRGB",
+    "NonMaxSuppressionV3",
+    "NonMaxSuppressionV4",
+    "NonMaxSuppressionV5",
+    "CombinedNonMaxSuppression",
+    "FFT",
+    "IFFT",
+    "RFFT",
+    "IRFFT",
+    "FFT2D",
+    "IFFT2D",
+    "RFFT2D",
+    "IRFFT2D",
+    "ImageProjectiveTransformV3",
     // Lookup tables held in memory (file-backed initialisation is in FILE_OPS).
-    "HashTable", "HashTableV2", "MutableHashTable", "MutableHashTableV2",
-    "MutableDenseHashTableV2", "LookupTableFindV2", "LookupTableImportV2",
-    "LookupTableExportV2", "LookupTableInsertV2", "LookupTableRemoveV2", "LookupTableSizeV2",
-    "InitializeTableV2", "AnonymousHashTable", "AnonymousMutableHashTable",
+    "HashTable",
+    "HashTableV2",
+    "MutableHashTable",
+    "MutableHashTableV2",
+    "MutableDenseHashTableV2",
+    "LookupTableFindV2",
+    "LookupTableImportV2",
+    "LookupTableExportV2",
+    "LookupTableInsertV2",
+    "LookupTableRemoveV2",
+    "LookupTableSizeV2",
+    "InitializeTableV2",
+    "AnonymousHashTable",
+    "AnonymousMutableHashTable",
     // Tensor lists, arrays, optionals and in-memory datasets.
-    "TensorListReserve", "TensorListFromTensor", "TensorListStack", "TensorListGetItem",
-    "TensorListSetItem", "TensorListPushBack", "TensorListPopBack", "TensorListLength",
-    "TensorListElementShape", "TensorListConcatV2", "EmptyTensorList", "TensorArrayV3",
-    "TensorArrayReadV3", "TensorArrayWriteV3", "TensorArrayGatherV3", "TensorArrayScatterV3",
-    "TensorArraySizeV3", "TensorArrayConcatV3", "TensorArraySplitV3", "OptionalFromValue",
-    "OptionalGetValue", "OptionalHasValue", "OptionalNone", "TensorDataset",
-    "TensorSliceDataset", "RangeDataset", "BatchDatasetV2", "MapDataset", "FilterDataset",
-    "ShuffleDatasetV3", "RepeatDataset", "PrefetchDataset", "ZipDataset", "TakeDataset",
-    "SkipDataset", "CacheDatasetV2", "OptimizeDatasetV2", "ModelDataset", "IteratorV2",
-    "AnonymousIteratorV3", "MakeIterator", "IteratorGetNext", "DeleteIterator",
+    "TensorListReserve",
+    "TensorListFromTensor",
+    "TensorListStack",
+    "TensorListGetItem",
+    "TensorListSetItem",
+    "TensorListPushBack",
+    "TensorListPopBack",
+    "TensorListLength",
+    "TensorListElementShape",
+    "TensorListConcatV2",
+    "EmptyTensorList",
+    "TensorArrayV3",
+    "TensorArrayReadV3",
+    "TensorArrayWriteV3",
+    "TensorArrayGatherV3",
+    "TensorArrayScatterV3",
+    "TensorArraySizeV3",
+    "TensorArrayConcatV3",
+    "TensorArraySplitV3",
+    "OptionalFromValue",
+    "OptionalGetValue",
+    "OptionalHasValue",
+    "OptionalNone",
+    "TensorDataset",
+    "TensorSliceDataset",
+    "RangeDataset",
+    "BatchDatasetV2",
+    "MapDataset",
+    "FilterDataset",
+    "ShuffleDatasetV3",
+    "RepeatDataset",
+    "PrefetchDataset",
+    "ZipDataset",
+    "TakeDataset",
+    "SkipDataset",
+    "CacheDatasetV2",
+    "OptimizeDatasetV2",
+    "ModelDataset",
+    "IteratorV2",
+    "AnonymousIteratorV3",
+    "MakeIterator",
+    "IteratorGetNext",
+    "DeleteIterator",
 ];
 
 /// Scans the TensorFlow graph file of kind `kind` in the first `len` bytes of `src`.
@@ -297,28 +705,23 @@ pub fn scan(
 }
 
 /// Scans a `saved_model.pb`.
-pub fn scan_saved_model(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context) -> Vec<Finding> {
+pub fn scan_saved_model(
+    src: &mut dyn Source,
+    len: u64,
+    loc: &Location,
+    ctx: &Context,
+) -> Vec<Finding> {
     scan(src, len, Kind::SavedModel, loc, ctx)
 }
 
 /// Scans a frozen `GraphDef`.
-pub fn scan_graph_def(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context) -> Vec<Finding> {
+pub fn scan_graph_def(
+    src: &mut dyn Source,
+    len: u64,
+    loc: &Location,
+    ctx: &Context,
+) -> Vec<Finding> {
     scan(src, len, Kind::GraphDef, loc, ctx)
-}
-
-/// Adapts a [`Source`] to the reader trait the parsers take.
-struct Adapter<'a>(&'a mut dyn Source);
-
-impl Read for Adapter<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl Seek for Adapter<'_> {
-    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
-        self.0.seek(pos)
-    }
 }
 
 /// Whether a checkpoint op sits where the standard saver puts it: in a SavedModel, under
@@ -347,7 +750,9 @@ pub fn is_standard_checkpoint(node: &Node, kind: Kind) -> bool {
             let scope = node.name.split('/').next().unwrap_or_default();
             node.name.contains('/')
                 && (scope == "save"
-                    || scope.strip_prefix("save_").is_some_and(|n| n.parse::<u32>().is_ok()))
+                    || scope
+                        .strip_prefix("save_")
+                        .is_some_and(|n| n.parse::<u32>().is_ok()))
         }
     }
 }
@@ -379,8 +784,16 @@ fn outside_target(node: &Node) -> Option<(String, bool)> {
 pub fn check(graph: &Graph, kind: Kind, loc: &Location) -> Vec<Finding> {
     let mut findings = Vec::new();
     if let Some(error) = &graph.error {
-        let code = if error.is_limit() { LIMIT_EXCEEDED } else { MALFORMED };
-        findings.push(Finding::new(code, loc.clone(), format!("{error}; what follows was not inspected")));
+        let code = if error.is_limit() {
+            LIMIT_EXCEEDED
+        } else {
+            MALFORMED
+        };
+        findings.push(Finding::new(
+            code,
+            loc.clone(),
+            format!("{error}; what follows was not inspected"),
+        ));
     }
     let functions: BTreeSet<&str> = graph.functions.iter().map(String::as_str).collect();
     let mut unknown: Vec<(&str, String)> = Vec::new();
@@ -388,7 +801,11 @@ pub fn check(graph: &Graph, kind: Kind, loc: &Location) -> Vec<Finding> {
         let op = node.op.as_str();
         let at = loc.at(node.offset);
         if PYTHON_OPS.contains(&op) {
-            findings.push(Finding::new(PYTHON_OP, at, format!("op `{op}` at {} runs Python", where_(node))));
+            findings.push(Finding::new(
+                PYTHON_OP,
+                at,
+                format!("op `{op}` at {} runs Python", where_(node)),
+            ));
         } else if NETWORK_OPS.contains(&op) {
             findings.push(Finding::new(
                 NETWORK_OP,
@@ -414,8 +831,11 @@ pub fn check(graph: &Graph, kind: Kind, loc: &Location) -> Vec<Finding> {
             }
         } else if ATTR_CHECKED_OPS.contains(&op) {
             if let Some((target, network)) = outside_target(node) {
-                let (code, what) =
-                    if network { (NETWORK_OP, "sends data to") } else { (FILE_ACCESS_OP, "uses the file") };
+                let (code, what) = if network {
+                    (NETWORK_OP, "sends data to")
+                } else {
+                    (FILE_ACCESS_OP, "uses the file")
+                };
                 findings.push(Finding::new(
                     code,
                     at,
@@ -458,7 +878,13 @@ mod tests {
     fn run(bytes: &[u8], kind: Kind) -> Vec<Finding> {
         let ctx = Context::new(Limits::default());
         let mut cur = Cursor::new(bytes.to_vec());
-        scan(&mut cur, bytes.len() as u64, kind, &Location::file("saved_model.pb"), &ctx)
+        scan(
+            &mut cur,
+            bytes.len() as u64,
+            kind,
+            &Location::file("saved_model.pb"),
+            &ctx,
+        )
     }
 
     fn ids(findings: &[Finding]) -> Vec<&'static str> {
@@ -487,47 +913,91 @@ mod tests {
                 node("MergeV2Checkpoints", "MergeV2Checkpoints", &[], &[]),
             ],
         );
-        let restore = function("__inference__traced_restore_43", vec![node("RestoreV2", "RestoreV2", &[], &[])]);
+        let restore = function(
+            "__inference__traced_restore_43",
+            vec![node("RestoreV2", "RestoreV2", &[], &[])],
+        );
         let mut nodes = ordinary();
         nodes.push(node("save/SaveV2", "SaveV2", &[], &[]));
         nodes.push(node("save_1/RestoreV2", "RestoreV2", &[], &[]));
         nodes.push(node("f", "my_fn", &[], &[]));
-        let lib = vec![save, restore, function("my_fn", vec![node("r", "Relu", &[], &[])])];
-        assert_eq!(run(&saved_model(graph_def(nodes, lib)), Kind::SavedModel), []);
+        let lib = vec![
+            save,
+            restore,
+            function("my_fn", vec![node("r", "Relu", &[], &[])]),
+        ];
+        assert_eq!(
+            run(&saved_model(graph_def(nodes, lib)), Kind::SavedModel),
+            []
+        );
     }
 
     #[test]
     fn dangerous_ops_in_graph_and_library_are_reported_with_names() {
-        let lib = vec![function("__inference_serve_7", vec![node("wf", "WriteFile", &[], &[])])];
+        let lib = vec![function(
+            "__inference_serve_7",
+            vec![node("wf", "WriteFile", &[], &[])],
+        )];
         let mut nodes = ordinary();
         nodes.push(node("rf", "ReadFile", &[], &[]));
         nodes.push(node("py", "PyFunc", &[], &[]));
         nodes.push(node("rpc", "Rpc", &[], &[]));
         let f = run(&saved_model(graph_def(nodes, lib)), Kind::SavedModel);
-        assert_eq!(ids(&f), ["tf-file-access-op", "tf-network-op", "tf-python-op"]);
+        assert_eq!(
+            ids(&f),
+            ["tf-file-access-op", "tf-network-op", "tf-python-op"]
+        );
         assert!(f.iter().all(|f| f.severity == Severity::Critical));
-        assert!(f.iter().any(|f| f.message.contains("`wf` in function `__inference_serve_7`")));
-        assert!(f.iter().any(|f| f.message.contains("`rf` in the main graph")));
+        assert!(
+            f.iter()
+                .any(|f| f.message.contains("`wf` in function `__inference_serve_7`"))
+        );
+        assert!(
+            f.iter()
+                .any(|f| f.message.contains("`rf` in the main graph"))
+        );
     }
 
     #[test]
     fn checkpoint_ops_outside_the_saver_and_in_frozen_graphs_are_reported() {
         let nodes = vec![node("evil/SaveV2", "SaveV2", &[], &[])];
-        assert_eq!(ids(&run(&saved_model(graph_def(nodes, vec![])), Kind::SavedModel)), ["tf-file-access-op"]);
+        assert_eq!(
+            ids(&run(
+                &saved_model(graph_def(nodes, vec![])),
+                Kind::SavedModel
+            )),
+            ["tf-file-access-op"]
+        );
         let nodes = vec![node("save/SaveV2", "SaveV2", &[], &[])];
-        assert_eq!(ids(&run(&graph_def(nodes, vec![]).finish(), Kind::GraphDef)), ["tf-file-access-op"]);
+        assert_eq!(
+            ids(&run(&graph_def(nodes, vec![]).finish(), Kind::GraphDef)),
+            ["tf-file-access-op"]
+        );
     }
 
     #[test]
     fn debug_urls_and_unknown_ops() {
         let nodes = vec![
-            node("d1", "DebugIdentity", &[], &[("debug_urls", "file:///tmp/dump")]),
-            node("d2", "DebugIdentity", &[], &[("debug_urls", "grpc://10.0.0.1:6064")]),
+            node(
+                "d1",
+                "DebugIdentity",
+                &[],
+                &[("debug_urls", "file:///tmp/dump")],
+            ),
+            node(
+                "d2",
+                "DebugIdentity",
+                &[],
+                &[("debug_urls", "grpc://10.0.0.1:6064")],
+            ),
             node("d3", "DebugIdentity", &[], &[]),
             node("c", "MyCustomOp", &[], &[]),
         ];
         let f = run(&graph_def(nodes, vec![]).finish(), Kind::GraphDef);
-        assert_eq!(ids(&f), ["tf-file-access-op", "tf-network-op", "tf-unknown-op"]);
+        assert_eq!(
+            ids(&f),
+            ["tf-file-access-op", "tf-network-op", "tf-unknown-op"]
+        );
         let unknown = f.iter().find(|f| f.code.id == "tf-unknown-op").unwrap();
         assert_eq!(unknown.severity, Severity::Medium);
         assert!(unknown.message.contains("`MyCustomOp`"));
@@ -536,10 +1006,22 @@ mod tests {
     #[test]
     fn malformed_and_limits_are_reported() {
         let bytes = saved_model(graph_def(ordinary(), vec![]));
-        assert_eq!(ids(&run(&bytes[..bytes.len() - 3], Kind::SavedModel)), ["tf-malformed"]);
-        let ctx = Context::new(Limits { max_nesting: 2, ..Limits::default() });
+        assert_eq!(
+            ids(&run(&bytes[..bytes.len() - 3], Kind::SavedModel)),
+            ["tf-malformed"]
+        );
+        let ctx = Context::new(Limits {
+            max_nesting: 2,
+            ..Limits::default()
+        });
         let mut cur = Cursor::new(bytes.clone());
-        let f = scan(&mut cur, bytes.len() as u64, Kind::SavedModel, &Location::file("s.pb"), &ctx);
+        let f = scan(
+            &mut cur,
+            bytes.len() as u64,
+            Kind::SavedModel,
+            &Location::file("s.pb"),
+            &ctx,
+        );
         assert_eq!(ids(&f), ["tf-limit-exceeded"]);
     }
 
@@ -551,10 +1033,14 @@ mod tests {
             "WARD_TEST_PYTHON must name the test venv's python (run ./scripts/test to set it up)",
         );
         let out = tempfile::tempdir().unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/gen/benign_graphs.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/gen/benign_graphs.py"
+        );
         let status = std::process::Command::new(python)
             .arg(script)
             .arg(out.path())
+            .arg("--with-external-data")
             .status()
             .unwrap();
         assert!(status.success(), "benign_graphs.py failed");
@@ -572,7 +1058,13 @@ mod tests {
         }
         files.sort();
         let mut formats = std::collections::BTreeSet::new();
+        assert!(
+            files
+                .iter()
+                .any(|p| p.ends_with("onnx-external/model.onnx.data"))
+        );
         for path in files {
+            // Raw tensor bytes that the ONNX model next to it names as external data.
             if path.extension().is_some_and(|e| e == "data") {
                 continue;
             }
@@ -586,6 +1078,19 @@ mod tests {
             );
             formats.insert(out.format.as_str());
             assert_eq!(out.findings, [], "{}", path.display());
+            if path.extension().is_some_and(|e| e == "h5") {
+                // The clean result must come from reading the config, not from missing it.
+                let attrs = ward_formats::hdf5::root_attributes(
+                    &mut Cursor::new(bytes.clone()),
+                    bytes.len() as u64,
+                    &Limits::default(),
+                    &["model_config"],
+                )
+                .unwrap();
+                let config = attrs.found[0].value.clone().unwrap();
+                let json: serde_json::Value = serde_json::from_slice(&config).unwrap();
+                assert!(json["config"]["layers"].is_array(), "{}", path.display());
+            }
         }
         let want = ["hdf5", "onnx", "tf-graph-def", "tf-saved-model", "zip"];
         assert_eq!(formats.into_iter().collect::<Vec<_>>(), want);

@@ -258,3 +258,50 @@ fn sniff_accepts_pickles_and_rejects_text() {
     assert!(!sniff(b"\x80\x09"));
     assert!(!sniff(b""));
 }
+
+#[test]
+fn dunder_keys_are_seen_past_the_container_cap() {
+    let mut bytes = b"\x80\x02cnumpy\ndtype\n)R}(".to_vec();
+    for i in 0..40u8 {
+        bytes.extend_from_slice(&[0x8c, 1, b'a' + (i % 26), b'K', i]);
+    }
+    bytes.extend_from_slice(b"\x8c\x0c__builtins__Nub.");
+    let p = parse(&bytes);
+    assert_eq!(p.error, None);
+    assert_eq!(p.suspicious_builds.len(), 1);
+}
+
+#[test]
+fn self_referencing_containers_do_not_break_the_machine() {
+    // A list appended to itself, a dict set into itself, an object whose state is itself.
+    let p = parse(
+        b"\x80\x02]q\x00h\x00a}q\x01X\x01\x00\x00\x00kh\x01s0cbuiltins\nobject\n)Rq\x02h\x02b0.",
+    );
+    assert_eq!(p.error, None);
+    let p = parse(b"\x80\x02]q\x00h\x00a.");
+    assert_eq!(p.error, None);
+}
+
+#[test]
+fn deeply_nested_values_are_dropped_without_recursion() {
+    // A million nested one-tuples, a long chain of objects and of lists built via the memo.
+    let mut bytes = b"\x80\x02)".to_vec();
+    bytes.extend(std::iter::repeat_n(0x85u8, 1_000_000));
+    bytes.extend_from_slice(b".");
+    assert_eq!(parse(&bytes).error, None);
+    let mut bytes = b"\x80\x02N".to_vec();
+    for _ in 0..200_000 {
+        bytes.extend_from_slice(b"\x85cbuiltins\nstr\n");
+        // Swap the tuple and the callable through the memo: PUT 0, POP, ..., GET 0.
+        bytes.extend_from_slice(b"q\x010q\x020h\x02h\x01R");
+    }
+    bytes.extend_from_slice(b".");
+    let p = parse(&bytes);
+    assert_eq!(p.error, None);
+    let mut bytes = b"\x80\x02]q\x00".to_vec();
+    for _ in 0..200_000 {
+        bytes.extend_from_slice(b"]q\x01h\x00aq\x000h\x01q\x00");
+    }
+    bytes.extend_from_slice(b".");
+    assert_eq!(parse(&bytes).error, None);
+}

@@ -11,12 +11,19 @@ use super::{
     Options, PersistentId, Pickle, PickleError, StorageRef, SuspiciousBuild, TopValue,
 };
 
-/// Items kept across all containers of one pickle. Past it, containers keep counting but
-/// stop storing, so that cycles and huge lists cannot grow memory; the values they would
-/// have held are only needed for small structures (call arguments, persistent ids, joblib
-/// wrapper state), which come first in real pickles.
-const MAX_RETAINED_ITEMS: usize = 1 << 18;
-/// Bytes of strings kept across one pickle, beyond which strings are skipped like
+/// Items one list, dict (pairs) or tuple keeps. The machine only needs small structures
+/// (call arguments, persistent ids, joblib wrapper state, `BUILD` state); longer ones are
+/// counted by the opcodes that fill them but not stored, so a list of a million floats
+/// costs nothing.
+const CONTAINER_CAP: usize = 32;
+/// Stores of a value that can reference containers (a list, a dict, or a tuple or object
+/// holding one) into another container or object, per pickle. Only such stores can build
+/// reference cycles, which reference counting never frees; past this budget they store an
+/// opaque placeholder instead, so a hostile pickle cannot grow memory without bound.
+const MAX_CONTAINER_STORES: usize = 1 << 18;
+/// Strings up to this length (every module and qualified name) are always kept.
+const ALWAYS_KEPT: usize = 128;
+/// Bytes of longer strings kept across one pickle, beyond which they are skipped like
 /// payloads longer than `max_inspected_bytes`.
 const MAX_RETAINED_BYTES: usize = 32 << 20;
 /// The budget is checked every this many opcodes.
@@ -60,9 +67,9 @@ enum Value {
     Bytes(Rc<[u8]>),
     /// A string or bytes payload too long to keep.
     Skipped,
-    Tuple(Rc<Vec<Value>>),
-    List(Rc<RefCell<Vec<Value>>>),
-    Dict(Rc<RefCell<Vec<(Value, Value)>>>),
+    Tuple(Rc<Tuple>),
+    List(Rc<RefCell<List>>),
+    Dict(Rc<RefCell<Dict>>),
     Set,
     /// A class, function or module returned by `find_class`, by its full name.
     Global(Rc<str>),
@@ -72,12 +79,121 @@ enum Value {
     Opaque,
 }
 
+#[derive(Debug, Default)]
+struct List {
+    /// The first [`CONTAINER_CAP`] items.
+    items: Vec<Value>,
+}
+
+#[derive(Debug)]
+struct Tuple {
+    /// The first [`CONTAINER_CAP`] items.
+    items: Vec<Value>,
+    /// Whether no list, dict or impure object is reachable from it (then it cannot be part
+    /// of a reference cycle).
+    pure: bool,
+}
+
+#[derive(Debug, Default)]
+struct Dict {
+    /// The first [`CONTAINER_CAP`] pairs.
+    pairs: Vec<(Value, Value)>,
+    /// The first dunder string key ever set, stored or not: `BUILD` checks it.
+    dunder: Option<Rc<str>>,
+}
+
 #[derive(Debug)]
 struct Object {
     /// Full name of the callable that made it, when it was a global.
     callable: Option<Rc<str>>,
     args: Value,
     state: Option<Value>,
+    /// Whether its arguments and state are pure (see [`Tuple::pure`]).
+    pure: bool,
+}
+
+// Values can nest as deep as the opcode limit allows (`TUPLE1` applied a million times),
+// so dropping them must not recurse: each container hands its children to a work list,
+// and a child is only taken apart there when nothing else references it.
+fn drop_iteratively(mut work: Vec<Value>) {
+    while let Some(v) = work.pop() {
+        match v {
+            Value::Tuple(rc) => {
+                if let Ok(mut t) = Rc::try_unwrap(rc) {
+                    work.append(&mut t.items);
+                }
+            }
+            Value::List(rc) => {
+                if let Ok(cell) = Rc::try_unwrap(rc) {
+                    work.append(&mut cell.into_inner().items);
+                }
+            }
+            Value::Dict(rc) => {
+                if let Ok(cell) = Rc::try_unwrap(rc) {
+                    let mut d = cell.into_inner();
+                    for (k, v) in std::mem::take(&mut d.pairs) {
+                        work.push(k);
+                        work.push(v);
+                    }
+                }
+            }
+            Value::Object(rc) => {
+                if let Ok(cell) = Rc::try_unwrap(rc) {
+                    let mut o = cell.into_inner();
+                    work.push(std::mem::replace(&mut o.args, Value::None));
+                    if let Some(state) = o.state.take() {
+                        work.push(state);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for List {
+    fn drop(&mut self) {
+        drop_iteratively(std::mem::take(&mut self.items));
+    }
+}
+
+impl Drop for Tuple {
+    fn drop(&mut self) {
+        drop_iteratively(std::mem::take(&mut self.items));
+    }
+}
+
+impl Drop for Dict {
+    fn drop(&mut self) {
+        let mut work = Vec::new();
+        for (k, v) in std::mem::take(&mut self.pairs) {
+            work.push(k);
+            work.push(v);
+        }
+        drop_iteratively(work);
+    }
+}
+
+impl Drop for Object {
+    fn drop(&mut self) {
+        let mut work = vec![std::mem::replace(&mut self.args, Value::None)];
+        work.extend(self.state.take());
+        drop_iteratively(work);
+    }
+}
+
+/// Whether a value cannot reach a list or dict.
+fn is_pure(v: &Value) -> bool {
+    match v {
+        Value::List(_) | Value::Dict(_) => false,
+        Value::Tuple(t) => t.pure,
+        Value::Object(o) => o.try_borrow().map(|o| o.pure).unwrap_or(false),
+        _ => true,
+    }
+}
+
+fn is_dunder(s: &str) -> bool {
+    s.len() > 4 && s.starts_with("__") && s.ends_with("__")
 }
 
 impl Value {
@@ -115,7 +231,7 @@ struct Machine<'o> {
     memo_sparse: HashMap<u64, Value>,
     memo_len: u64,
     proto: u8,
-    retained_items: usize,
+    container_stores: usize,
     retained_bytes: usize,
     /// Offset of the opcode being run.
     op_offset: u64,
@@ -212,7 +328,7 @@ impl<'o> Machine<'o> {
             memo_sparse: HashMap::new(),
             memo_len: 0,
             proto: 0,
-            retained_items: 0,
+            container_stores: 0,
             retained_bytes: 0,
             op_offset: start,
             out: Pickle {
@@ -335,21 +451,59 @@ impl<'o> Machine<'o> {
         Ok(self.stack.split_off(at))
     }
 
-    fn retain(&mut self, n: usize) -> bool {
-        match self.retained_items.checked_add(n) {
-            Some(total) if total <= MAX_RETAINED_ITEMS => {
-                self.retained_items = total;
-                true
+    /// Whether `v` may be stored inside another container or object (see
+    /// [`MAX_CONTAINER_STORES`]).
+    fn may_store(&mut self, v: &Value) -> bool {
+        if is_pure(v) {
+            return true;
+        }
+        if self.container_stores < MAX_CONTAINER_STORES {
+            self.container_stores += 1;
+            return true;
+        }
+        false
+    }
+
+    /// `v`, or an opaque placeholder when the store budget is spent.
+    fn storable(&mut self, v: Value) -> Value {
+        if self.may_store(&v) { v } else { Value::Opaque }
+    }
+
+    fn tuple(&mut self, mut items: Vec<Value>) -> Value {
+        items.truncate(CONTAINER_CAP);
+        let pure = items.iter().all(is_pure);
+        Value::Tuple(Rc::new(Tuple { items, pure }))
+    }
+
+    fn dict(&mut self, items: Vec<Value>) -> Value {
+        let mut d = Dict::default();
+        self.dict_insert(&mut d, items);
+        Value::Dict(Rc::new(RefCell::new(d)))
+    }
+
+    fn dict_insert(&mut self, d: &mut Dict, items: Vec<Value>) {
+        let mut it = items.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            if d.dunder.is_none()
+                && let Value::Str(key) = &k
+                && is_dunder(key)
+            {
+                d.dunder = Some(key.clone());
             }
-            _ => false,
+            if d.pairs.len() < CONTAINER_CAP && self.may_store(&v) {
+                d.pairs.push((k, v));
+            }
         }
     }
 
-    fn tuple(&mut self, items: Vec<Value>) -> Value {
-        if self.retain(items.len()) {
-            Value::Tuple(Rc::new(items))
-        } else {
-            Value::Tuple(Rc::new(Vec::new()))
+    fn list_extend(&mut self, l: &mut Vec<Value>, items: Vec<Value>) {
+        for v in items {
+            if l.len() >= CONTAINER_CAP {
+                break;
+            }
+            if self.may_store(&v) {
+                l.push(v);
+            }
         }
     }
 
@@ -379,16 +533,51 @@ impl<'o> Machine<'o> {
 
     /// Reads a length-prefixed payload, keeping it when short enough.
     fn payload(&mut self, input: &mut Input<'_>, len: u64) -> Result<Option<Vec<u8>>, PickleError> {
-        let keep = len <= self.opts.limits.max_inspected_bytes as u64
-            && (len as usize).saturating_add(self.retained_bytes) <= MAX_RETAINED_BYTES;
-        if keep {
+        if self.keep(len) {
             let bytes = input.read_vec(len).map_err(|e| self.err_from(e, input))?;
-            self.retained_bytes = self.retained_bytes.saturating_add(bytes.len());
             Ok(Some(bytes))
         } else {
             input.skip(len).map_err(|e| self.err_from(e, input))?;
             Ok(None)
         }
+    }
+
+    /// Whether a payload of `len` bytes is kept (and accounts for it).
+    fn keep(&mut self, len: u64) -> bool {
+        if len <= ALWAYS_KEPT as u64 {
+            return true;
+        }
+        let keep = len <= self.opts.limits.max_inspected_bytes as u64
+            && (len as usize).saturating_add(self.retained_bytes) <= MAX_RETAINED_BYTES;
+        if keep {
+            self.retained_bytes = self.retained_bytes.saturating_add(len as usize);
+        }
+        keep
+    }
+
+    /// A UTF-8 string payload (`BINUNICODE` and friends). Short strings are decoded
+    /// straight from the read buffer: this is the hot path of large pickles.
+    fn str_payload(&mut self, input: &mut Input<'_>, len: u64) -> Result<Value, PickleError> {
+        if len <= ALWAYS_KEPT as u64 {
+            // `len` is at most `ALWAYS_KEPT`, which fits in `usize`.
+            let offset = input.offset();
+            let bytes = input.take(len as usize).map_err(|e| match e {
+                ReadError::Eof => PickleError::Truncated { offset },
+                ReadError::Io(e) => PickleError::Io {
+                    offset,
+                    message: e.to_string(),
+                },
+            })?;
+            return match std::str::from_utf8(bytes) {
+                Ok(s) => Ok(Value::Str(Rc::from(s))),
+                Err(_) => match decode_utf8_surrogatepass(bytes) {
+                    Some(s) => Ok(Value::Str(Rc::from(s))),
+                    None => Err(self.invalid("string is not valid UTF-8")),
+                },
+            };
+        }
+        let bytes = self.payload(input, len)?;
+        self.str_value(bytes)
     }
 
     fn str_value(&mut self, bytes: Option<Vec<u8>>) -> Result<Value, PickleError> {
@@ -491,10 +680,13 @@ impl<'o> Machine<'o> {
     }
 
     fn object(&mut self, callable: Option<Rc<str>>, args: Value) -> Value {
+        let args = self.storable(args);
+        let pure = is_pure(&args);
         Value::Object(Rc::new(RefCell::new(Object {
             callable,
             args,
             state: None,
+            pure,
         })))
     }
 
@@ -513,7 +705,7 @@ impl<'o> Machine<'o> {
             return Ok(self.object(None, args));
         };
         let first = match &args {
-            Value::Tuple(items) => items.first().cloned(),
+            Value::Tuple(t) => t.items.first().cloned(),
             _ => None,
         };
         if NESTED_LOADERS.contains(&&*name) {
@@ -522,8 +714,8 @@ impl<'o> Machine<'o> {
         // `_codecs.encode(text, 'latin1')` is how protocol 2 writes bytes; follow it so that
         // bytes passed to a loader this way are still inspected.
         if &*name == "_codecs.encode"
-            && let Value::Tuple(items) = &args
-            && let (Some(Value::Str(s)), Some(Value::Str(enc))) = (items.first(), items.get(1))
+            && let Value::Tuple(t) = &args
+            && let (Some(Value::Str(s)), Some(Value::Str(enc))) = (t.items.first(), t.items.get(1))
             && matches!(&**enc, "latin1" | "latin-1" | "iso-8859-1")
         {
             let bytes: Option<Vec<u8>> =
@@ -540,7 +732,7 @@ impl<'o> Machine<'o> {
             Some(Value::Bytes(b)) => Some(b.clone()),
             // `pickle.load(io.BytesIO(data))`.
             Some(Value::Object(o)) => match &o.borrow().args {
-                Value::Tuple(items) => match items.first() {
+                Value::Tuple(t) => match t.items.first() {
                     Some(Value::Bytes(b)) => Some(b.clone()),
                     _ => None,
                 },
@@ -555,6 +747,12 @@ impl<'o> Machine<'o> {
             not_parsed: None,
         };
         match bytes {
+            None if matches!(arg, Some(Value::Skipped)) => {
+                nested.not_parsed = Some(format!(
+                    "the argument is longer than `max_inspected_bytes` ({} bytes)",
+                    self.opts.limits.max_inspected_bytes
+                ));
+            }
             None => {
                 nested.not_parsed =
                     Some("the argument is not a bytes value the scanner could keep".to_owned());
@@ -603,7 +801,12 @@ impl<'o> Machine<'o> {
             });
         }
         if let Value::Object(o) = &target {
-            o.borrow_mut().state = Some(state.clone());
+            let stored = self.storable(state.clone());
+            let pure = is_pure(&stored);
+            if let Ok(mut o) = o.try_borrow_mut() {
+                o.pure = o.pure && pure;
+                o.state = Some(stored);
+            }
         }
         if class.as_deref() == Some(JOBLIB_WRAPPER) {
             self.joblib_array(&state, input)?;
@@ -621,12 +824,14 @@ impl<'o> Machine<'o> {
         let items = d.borrow();
         let field = |k: &str| {
             items
+                .pairs
                 .iter()
                 .find(|(key, _)| key.as_str() == Some(k))
                 .map(|(_, v)| v.clone())
         };
         let shape: Option<Vec<u64>> = match field("shape") {
             Some(Value::Tuple(t)) => t
+                .items
                 .iter()
                 .map(|v| match v {
                     Value::Int(i) => u64::try_from(*i).ok(),
@@ -696,7 +901,7 @@ impl<'o> Machine<'o> {
 
     fn persistent(&mut self, pid: &Value) {
         let storage = match pid {
-            Value::Tuple(items) => storage_ref(items),
+            Value::Tuple(t) => storage_ref(&t.items),
             _ => None,
         };
         self.out.persistent_ids.push(PersistentId {
@@ -722,22 +927,21 @@ impl<'o> Machine<'o> {
         if dict && !items.len().is_multiple_of(2) {
             return Err(self.invalid("odd number of items for SETITEMS"));
         }
-        let keep = self.retain(items.len());
         let target = self
             .stack
             .get(target_at)
             .cloned()
             .ok_or_else(|| self.invalid("unpickling stack underflow"))?;
-        if !keep {
-            return Ok(Step::Continue);
-        }
         match target {
-            Value::List(l) => l.borrow_mut().extend(items),
+            Value::List(l) => {
+                // Nothing else borrows containers while opcodes run, so this succeeds.
+                if let Ok(mut l) = l.try_borrow_mut() {
+                    self.list_extend(&mut l.items, items);
+                }
+            }
             Value::Dict(d) => {
-                let mut it = items.into_iter();
-                let mut d = d.borrow_mut();
-                while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    d.push((k, v));
+                if let Ok(mut d) = d.try_borrow_mut() {
+                    self.dict_insert(&mut d, items);
                 }
             }
             // Appending to another object calls its `append`/`extend`/`__setitem__`; the
@@ -893,21 +1097,18 @@ impl<'o> Machine<'o> {
             }
             b'X' => {
                 let n = u32::from_le_bytes(arg!(4));
-                let b = self.payload(input, u64::from(n))?;
-                let v = self.str_value(b)?;
+                let v = self.str_payload(input, u64::from(n))?;
                 self.push(v);
             }
             0x8c => {
                 let [n] = arg!(1);
-                let b = self.payload(input, u64::from(n))?;
-                let v = self.str_value(b)?;
+                let v = self.str_payload(input, u64::from(n))?;
                 self.push(v);
             }
             0x8d => {
                 let n = u64::from_le_bytes(arg!(8));
                 self.check_size(n, "BINUNICODE8")?;
-                let b = self.payload(input, n)?;
-                let v = self.str_value(b)?;
+                let v = self.str_payload(input, n)?;
                 self.push(v);
             }
             b'B' | b'C' | 0x8e | 0x96 => {
@@ -1036,28 +1237,24 @@ impl<'o> Machine<'o> {
                         if !items.len().is_multiple_of(2) {
                             return Err(self.invalid("odd number of items for DICT"));
                         }
-                        let keep = self.retain(items.len());
-                        let mut pairs = Vec::new();
-                        if keep {
-                            let mut it = items.into_iter();
-                            while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                                pairs.push((k, v));
-                            }
-                        }
-                        Value::Dict(Rc::new(RefCell::new(pairs)))
+                        self.dict(items)
                     }
                     b'l' => {
-                        let keep = self.retain(items.len());
-                        Value::List(Rc::new(RefCell::new(if keep { items } else { Vec::new() })))
+                        let mut l = Vec::new();
+                        self.list_extend(&mut l, items);
+                        Value::List(Rc::new(RefCell::new(List { items: l })))
                     }
                     b't' => self.tuple(items),
                     _ => Value::Set,
                 };
                 self.push(v);
             }
-            b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Vec::new())))),
-            b']' => self.push(Value::List(Rc::new(RefCell::new(Vec::new())))),
-            b')' => self.push(Value::Tuple(Rc::new(Vec::new()))),
+            b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Dict::default())))),
+            b']' => self.push(Value::List(Rc::new(RefCell::new(List::default())))),
+            b')' => {
+                let v = self.tuple(Vec::new());
+                self.push(v);
+            }
             0x8f => self.push(Value::Set),
             0x85..=0x87 => {
                 let n = usize::from(op - 0x84);
@@ -1190,15 +1387,14 @@ fn is_dotted_identifier(s: &str) -> bool {
 /// The first dunder key of a `BUILD` state (`dict` or `(dict, slotstate)`).
 fn dunder_key(state: &Value) -> Option<String> {
     let dicts: Vec<&Value> = match state {
-        Value::Tuple(t) => t.iter().collect(),
+        Value::Tuple(t) => t.items.iter().collect(),
         other => vec![other],
     };
     dicts.into_iter().find_map(|d| match d {
-        Value::Dict(pairs) => pairs.borrow().iter().find_map(|(k, _)| {
-            k.as_str()
-                .filter(|s| s.len() > 4 && s.starts_with("__") && s.ends_with("__"))
-                .map(str::to_owned)
-        }),
+        Value::Dict(d) => d
+            .try_borrow()
+            .ok()
+            .and_then(|d| d.dunder.as_deref().map(str::to_owned)),
         _ => None,
     })
 }
@@ -1213,21 +1409,23 @@ fn dtype_of(v: &Value) -> Option<(String, u64)> {
     let Value::Tuple(args) = &o.args else {
         return None;
     };
-    let spec = args.first()?.as_str()?.to_owned();
+    let spec = args.items.first()?.as_str()?.to_owned();
     let kind = spec.chars().next()?;
     let digits: String = spec.chars().skip(1).collect();
     // The state tuple's sixth field is the item size for flexible types (`V`, `S`, `U`).
     let elsize = match &o.state {
-        Some(Value::Tuple(t)) => match t.get(5) {
+        Some(Value::Tuple(t)) => match t.items.get(5) {
             Some(Value::Int(n)) if *n > 0 => u64::try_from(*n).ok(),
             _ => None,
         },
         _ => None,
     };
-    let size = match digits.parse::<u64>() {
-        Ok(n) if n > 0 => Some(n),
-        _ => elsize,
-    };
+    // The state's item size wins (it is in bytes even for `U`, whose spec counts
+    // characters); plain types carry -1 there and their size in the spec.
+    let size = elsize.or_else(|| match digits.parse::<u64>() {
+        Ok(n) if n > 0 => Some(if kind == 'U' { n.saturating_mul(4) } else { n }),
+        _ => None,
+    });
     match (kind, size) {
         ('O', _) => Some((spec, 8)),
         (_, Some(n)) => Some((spec, n)),
@@ -1261,8 +1459,8 @@ fn summarise(v: &Value) -> TopValue {
     match v {
         Value::Int(i) => TopValue::Int(*i),
         Value::BigInt(b) if !b.is_empty() => TopValue::LongBytes(b.to_vec()),
-        Value::List(l) => strings(&l.borrow()),
-        Value::Tuple(t) => strings(t),
+        Value::List(l) => strings(&l.borrow().items),
+        Value::Tuple(t) => strings(&t.items),
         _ => TopValue::Other,
     }
 }

@@ -261,62 +261,56 @@ fn legacy_storages(
     };
     let declared: BTreeMap<&str, &StorageRef> =
         out.storages.iter().map(|s| (s.key.as_str(), s)).collect();
-    let mut problems = Vec::new();
-    let mut broken = true;
-    for key in &keys {
+    let mut findings = Vec::new();
+    let mut mismatch = |at: u64, message: String| {
+        findings.push(Finding::new(LEGACY_STORAGE_MISMATCH, loc.at(at), message));
+    };
+    // Reads every storage in key order; stops at the first one whose size is unknown,
+    // since the stream cannot be followed past it.
+    let complete = keys.iter().all(|key| {
         let at = stream.offset();
         let Some(storage) = declared.get(key.as_str()) else {
-            problems.push((
+            mismatch(
                 at,
                 format!("storage key `{key}` is not referenced by the model pickle"),
-            ));
-            break;
+            );
+            return false;
         };
-        let elsize = storage
+        let Some(elsize) = storage
             .storage_type
             .as_deref()
-            .and_then(callables::storage_element_size);
-        let Some(elsize) = elsize else {
-            problems.push((at, format!("storage `{key}` has an unknown storage type")));
-            break;
+            .and_then(callables::storage_element_size)
+        else {
+            mismatch(at, format!("storage `{key}` has an unknown storage type"));
+            return false;
         };
         let numel = match stream.read_u64_le() {
             Ok(n) => n,
             Err(e) => {
-                problems.push((at, format!("storage `{key}`: {e}")));
-                break;
+                mismatch(at, format!("storage `{key}`: {e}"));
+                return false;
             }
         };
-        if storage.numel.is_some_and(|n| n != numel) {
-            problems.push((
+        if let Some(declared) = storage.numel.filter(|&n| n != numel) {
+            mismatch(
                 at,
                 format!(
-                    "storage `{key}` holds {numel} elements but the pickle declares {}",
-                    storage.numel.unwrap_or_default()
+                    "storage `{key}` holds {numel} elements but the pickle declares {declared}"
                 ),
-            ));
+            );
         }
         let Some(bytes) = numel.checked_mul(elsize) else {
-            problems.push((at, format!("storage `{key}` size overflows")));
-            break;
+            mismatch(at, format!("storage `{key}` size overflows"));
+            return false;
         };
         if let Err(e) = stream.skip(bytes) {
-            problems.push((at, format!("storage `{key}` data: {e}")));
-            break;
+            mismatch(at, format!("storage `{key}` data: {e}"));
+            return false;
         }
-    }
-    // The loop only finishes without `break` when every storage was read.
-    if problems
-        .iter()
-        .all(|(_, m)| m.contains("elements but the pickle declares"))
-    {
-        broken = false;
-    }
-    for (at, message) in problems {
-        out.findings
-            .push(Finding::new(LEGACY_STORAGE_MISMATCH, loc.at(at), message));
-    }
-    if !broken && !matches!(stream.at_end(), Ok(true)) {
+        true
+    });
+    out.findings.extend(findings);
+    if complete && !matches!(stream.at_end(), Ok(true)) {
         trailing(stream, loc, out);
     }
 }
@@ -446,14 +440,18 @@ fn report(
         );
         match (&nested.pickle, &nested.not_parsed) {
             (Some(inner), _) => report(inner, loc, ctx, Some((&label, outer)), out),
-            (None, Some(why)) if why.contains("max_pickle_nesting") => out.push(Finding::new(
-                LIMIT_EXCEEDED,
-                at(nested.offset),
-                format!(
-                    "{}{label}: {why}; the inner pickle was not inspected",
-                    prefix(nested.offset)
-                ),
-            )),
+            (None, Some(why))
+                if why.contains("max_pickle_nesting") || why.contains("max_inspected_bytes") =>
+            {
+                out.push(Finding::new(
+                    LIMIT_EXCEEDED,
+                    at(nested.offset),
+                    format!(
+                        "{}{label}: {why}; the inner pickle was not inspected",
+                        prefix(nested.offset)
+                    ),
+                ))
+            }
             _ => {}
         }
     }

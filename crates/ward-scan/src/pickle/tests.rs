@@ -115,6 +115,26 @@ fn nested_pickles_are_scanned_and_limited() {
         codes_with(&bytes, &ctx),
         ["pickle-dangerous-global", "pickle-limit-exceeded"]
     );
+    // An inner pickle longer than `max_inspected_bytes` is skipped, and that is reported.
+    let mut inner = b"\x80\x02".to_vec();
+    inner.extend_from_slice(&b"N0".repeat(100));
+    inner.extend_from_slice(&SYSTEM[2..]);
+    let mut bytes = b"\x80\x03c_pickle\nloads\nC".to_vec();
+    bytes.push(inner.len() as u8);
+    bytes.extend_from_slice(&inner);
+    bytes.extend_from_slice(b"\x85R.");
+    assert_eq!(
+        codes(&bytes),
+        ["pickle-dangerous-global", "pickle-dangerous-global"]
+    );
+    let ctx = Context::new(Limits {
+        max_inspected_bytes: 200,
+        ..Limits::default()
+    });
+    assert_eq!(
+        codes_with(&bytes, &ctx),
+        ["pickle-dangerous-global", "pickle-limit-exceeded"]
+    );
 }
 
 #[test]
@@ -242,41 +262,33 @@ fn npy_rules() {
     assert_eq!(npy_codes(&npy("|O", "(1,)", ORDERED)), ["npy-object-array"]);
 }
 
-/// Every single-file pickle and NumPy fixture (archives and compressed files go through
-/// the engine, which the command-line corpus test covers) reports exactly its codes.
+/// Every pickle, NumPy, joblib and legacy PyTorch fixture reports exactly its codes when
+/// its files go through the engine (detection by content, archives and compression
+/// unpacked, then these rules).
 #[test]
 fn pickle_fixtures_report_exactly_their_codes() {
-    let mut checked = 0;
-    for fixture in ward_fixtures::pickle::fixtures() {
-        let [(rel, bytes)] = &fixture.files[..] else {
-            continue;
-        };
-        if !rel.is_empty() || fixture.name.ends_with(".npz") || fixture.name.contains("zlib") {
-            continue;
+    let fixtures = ward_fixtures::pickle::fixtures();
+    assert!(fixtures.len() > 50);
+    for fixture in fixtures {
+        let mut got: Vec<&str> = Vec::new();
+        for (rel, bytes) in &fixture.files {
+            let ctx = Context::new(Limits::default());
+            let mut src = Cursor::new(bytes.clone());
+            let loc = Location::file(format!("{}/{rel}", fixture.name));
+            let outcome = crate::engine::scan_source(&mut src, bytes.len() as u64, &loc, &ctx);
+            got.extend(outcome.findings.iter().map(|f| f.code.id));
         }
-        let mut got: Vec<&str> = if bytes.starts_with(b"\x93NUMPY") {
-            npy_codes(bytes)
-        } else {
-            codes(bytes)
-        };
         got.sort_unstable();
         got.dedup();
         let mut want = fixture.expect.clone();
         want.sort_unstable();
         assert_eq!(got, want, "fixture {}", fixture.name);
-        assert!(
-            bytes.starts_with(b"\x93NUMPY") || ward_formats::pickle::sniff(bytes),
-            "fixture {} is sniffed as a pickle",
-            fixture.name
-        );
-        checked += 1;
     }
-    assert!(checked > 40, "only {checked} fixtures checked");
 }
 
 /// The benign files `tests/gen/benign_pickle.py` makes with the real libraries scan clean
-/// through these rules. Zip archives (`.npz`, `torch.save`) and compressed joblib files go
-/// through the engine first and are covered by the command-line corpus test.
+/// through the engine (which unpacks `.npz`, `torch.save` zips and compressed joblib files
+/// and hands their pickles and arrays to these rules).
 #[test]
 fn benign_library_pickles_scan_clean() {
     let python = std::env::var("WARD_TEST_PYTHON").expect(
@@ -301,28 +313,18 @@ fn benign_library_pickles_scan_clean() {
             continue;
         }
         let bytes = std::fs::read(&path).unwrap();
-        let zip_or_compressed = bytes.starts_with(b"PK")
-            || bytes.starts_with(b"\x1f\x8b")
-            || bytes.starts_with(b"\x78")
-            || bytes.starts_with(b"BZh")
-            || bytes.starts_with(b"\xfd7zXZ")
-            || bytes.starts_with(b"\x04\x22\x4d\x18")
-            || bytes.starts_with(b"ZF");
-        if zip_or_compressed {
-            continue;
-        }
-        let found = if bytes.starts_with(b"\x93NUMPY") {
-            npy_codes(&bytes)
-        } else {
-            assert!(
-                ward_formats::pickle::sniff(&bytes),
-                "{} is sniffed",
-                path.display()
-            );
-            codes(&bytes)
-        };
+        let ctx = Context::new(Limits::default());
+        let mut src = Cursor::new(bytes.clone());
+        let loc = Location::file(path.display().to_string());
+        let len = bytes.len() as u64;
+        let outcome = crate::engine::scan_source(&mut src, len, &loc, &ctx);
+        let found: Vec<String> = outcome
+            .findings
+            .into_iter()
+            .map(|f| format!("{} at {}: {}", f.code.id, f.location, f.message))
+            .collect();
         assert!(found.is_empty(), "{}: {found:?}", path.display());
         checked += 1;
     }
-    assert!(checked >= 30, "only {checked} files checked");
+    assert!(checked >= 37, "only {checked} files checked");
 }

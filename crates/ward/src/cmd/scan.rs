@@ -71,7 +71,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
     let mut options = ScanOptions::new();
     if let Some(path) = &args.policy {
         let known: Vec<&str> = codes::all().iter().map(|code| code.id).collect();
-        options.policy = Some(Policy::load(path, &known)?);
+        let policy = Policy::load(path, &known)?;
+        options.limits = policy.limits.clone();
+        options.policy = Some(policy);
     }
 
     let bar: OnceLock<ProgressBar> = OnceLock::new();

@@ -3,6 +3,9 @@
 //! and the two corpus tests (every generated fixture reports exactly its expected codes;
 //! every benign file made by the real Python libraries reports nothing).
 
+// This whole crate is test code: a failed expectation must stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
@@ -520,6 +523,42 @@ fn unmatched_waiver_is_reported_at_info() {
         ],
     );
     assert_eq!(code(&out), 1);
+}
+
+#[test]
+fn policy_limits_are_applied_to_the_scan() {
+    let dir = workspace();
+    // PROTO 2, EMPTY_LIST, then ten (BININT1 1, APPEND), STOP: 23 opcodes of a benign list.
+    let mut pickle = b"\x80\x02]".to_vec();
+    for _ in 0..10 {
+        pickle.extend_from_slice(b"K\x01a");
+    }
+    pickle.push(b'.');
+    fs::write(dir.path().join("list.pkl"), &pickle).unwrap();
+    let out = ward(dir.path(), &["scan", "--format", "json", "list.pkl"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    fs::write(
+        dir.path().join("policy.toml"),
+        "version = 1\n[limits]\nmax_pickle_opcodes = 5\n",
+    )
+    .unwrap();
+    let out = ward(
+        dir.path(),
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--policy",
+            "policy.toml",
+            "list.pkl",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(
+        codes(&json(&out)).contains("pickle-limit-exceeded"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
