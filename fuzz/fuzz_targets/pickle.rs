@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
         ..Limits::default()
     };
     let budget = Budget::new(limits.time_budget);
-    let opts = Options { limits: &limits, budget: &budget, nesting: 0 };
+    let opts = Options {
+        limits: &limits,
+        budget: &budget,
+        nesting: 0,
+    };
     let parsed = pickle::parse_slice(data, &opts);
     assert!(parsed.end <= data.len() as u64);
     // A pickle that ran to STOP with PROTO first and used the whole input is a pickle, so

@@ -11,8 +11,8 @@
 
 pub mod containers;
 pub mod graphs;
-pub mod tensors;
 pub mod pickle;
+pub mod tensors;
 
 use std::fs;
 use std::path::Path;
@@ -33,7 +33,11 @@ pub struct Fixture {
 impl Fixture {
     /// A single-file fixture.
     pub fn file(name: impl Into<String>, bytes: Vec<u8>, expect: &[&'static str]) -> Self {
-        Self { name: name.into(), files: vec![(String::new(), bytes)], expect: expect.to_vec() }
+        Self {
+            name: name.into(),
+            files: vec![(String::new(), bytes)],
+            expect: expect.to_vec(),
+        }
     }
 
     /// A directory fixture.
@@ -42,14 +46,22 @@ impl Fixture {
         files: Vec<(String, Vec<u8>)>,
         expect: &[&'static str],
     ) -> Self {
-        Self { name: name.into(), files, expect: expect.to_vec() }
+        Self {
+            name: name.into(),
+            files,
+            expect: expect.to_vec(),
+        }
     }
 
     /// Writes the fixture below `root` and returns the path to scan.
     pub fn write(&self, root: &Path) -> anyhow::Result<std::path::PathBuf> {
         let base = root.join(&self.name);
         for (rel, bytes) in &self.files {
-            let path = if rel.is_empty() { base.clone() } else { base.join(rel) };
+            let path = if rel.is_empty() {
+                base.clone()
+            } else {
+                base.join(rel)
+            };
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent)?;
             }

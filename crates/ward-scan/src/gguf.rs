@@ -440,6 +440,36 @@ mod tests {
     }
 
     #[test]
+    fn a_five_gigabyte_file_costs_its_header() {
+        let size: u64 = 5_000_000_000;
+        let mut head = gguf(&[("general.architecture", "llama")]);
+        // One F32 tensor of `size / 4` elements: patch the tensor count and append its info.
+        head[8..16].copy_from_slice(&1u64.to_le_bytes());
+        head.extend_from_slice(&1u64.to_le_bytes());
+        head.push(b'w');
+        head.extend_from_slice(&1u32.to_le_bytes());
+        head.extend_from_slice(&(size / 4).to_le_bytes());
+        head.extend_from_slice(&0u32.to_le_bytes());
+        head.extend_from_slice(&0u64.to_le_bytes());
+        let len = head.len().next_multiple_of(32) as u64 + size;
+        let mut src = crate::safetensors::tests::Huge {
+            head,
+            len,
+            pos: 0,
+            read: 0,
+        };
+        let out = inspect(
+            &mut src,
+            len,
+            &Location::file("big.gguf"),
+            &Context::new(Limits::default()),
+        );
+        assert_eq!(ids(&out), Vec::<&str>::new());
+        assert_eq!(out.facts.unwrap().parameter_count, u128::from(size / 4));
+        assert!(src.read <= FIRST_READ, "read {} bytes", src.read);
+    }
+
+    #[test]
     fn the_nesting_limit_is_enforced() {
         let mut bytes = b"GGUF".to_vec();
         bytes.extend_from_slice(&3u32.to_le_bytes());

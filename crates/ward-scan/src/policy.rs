@@ -11,6 +11,9 @@
 //! [pickle]
 //! allow = ["mypkg.layers.CustomLayer"]
 //!
+//! [limits]
+//! max_pickle_opcodes = 200_000_000
+//!
 //! [[waiver]]
 //! code = "pickle-unknown-global"
 //! path = "models/legacy/**"

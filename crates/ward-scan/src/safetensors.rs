@@ -256,7 +256,7 @@ fn finding(problem: Problem, loc: &Location, data_start: u64) -> Finding {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::io::Cursor;
 
     use ward_formats::Limits;
@@ -343,6 +343,63 @@ mod tests {
             codes(b"abc", Limits::default()),
             ["safetensors-header-out-of-bounds"]
         );
+    }
+
+    /// A 5 GB input that holds only its header in memory and counts the bytes read.
+    pub(crate) struct Huge {
+        pub(crate) head: Vec<u8>,
+        pub(crate) len: u64,
+        pub(crate) pos: u64,
+        pub(crate) read: u64,
+    }
+
+    impl std::io::Read for Huge {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let left = self.len.saturating_sub(self.pos);
+            let n = (buf.len() as u64).min(left) as usize;
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = self.head.get(self.pos as usize + i).copied().unwrap_or(0);
+            }
+            self.pos += n as u64;
+            self.read += n as u64;
+            Ok(n)
+        }
+    }
+
+    impl std::io::Seek for Huge {
+        fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+            self.pos = match to {
+                SeekFrom::Start(p) => p,
+                SeekFrom::End(d) => self.len.saturating_add_signed(d),
+                SeekFrom::Current(d) => self.pos.saturating_add_signed(d),
+            };
+            Ok(self.pos)
+        }
+    }
+
+    #[test]
+    fn a_five_gigabyte_file_costs_its_header() {
+        let size: u64 = 5_000_000_000;
+        let head = file(
+            &format!(r#"{{"w":{{"dtype":"U8","shape":[{size}],"data_offsets":[0,{size}]}}}}"#),
+            0,
+        );
+        let len = head.len() as u64 + size;
+        let mut src = Huge {
+            head,
+            len,
+            pos: 0,
+            read: 0,
+        };
+        let out = inspect(
+            &mut src,
+            len,
+            &Location::file("big"),
+            &Context::new(Limits::default()),
+        );
+        assert!(out.findings.is_empty(), "{:?}", out.findings);
+        assert_eq!(out.facts.unwrap().parameter_count, u128::from(size));
+        assert!(src.read < 200, "read {} bytes", src.read);
     }
 
     #[test]

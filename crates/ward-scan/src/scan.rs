@@ -935,7 +935,12 @@ mod tests {
         options.today = Date::constant(2029, 1, 1);
         options.policy =
             Some(Policy::parse(by_path, Path::new("p.toml"), &["scan-test-fake"]).unwrap());
-        let report = scan_paths_with(&FakeEngine::default(), &[evil.clone()], &options, &|_| {});
+        let report = scan_paths_with(
+            &FakeEngine::default(),
+            std::slice::from_ref(&evil),
+            &options,
+            &|_| {},
+        );
         assert!(report.files[0].findings[0].suppressed.is_some());
         assert_eq!(report.files[0].sha256, None);
         assert_eq!(report.max_severity(), None);

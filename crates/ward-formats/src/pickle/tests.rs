@@ -293,15 +293,16 @@ fn deeply_nested_values_are_dropped_without_recursion() {
     for _ in 0..200_000 {
         bytes.extend_from_slice(b"\x85cbuiltins\nstr\n");
         // Swap the tuple and the callable through the memo: PUT 0, POP, ..., GET 0.
-        bytes.extend_from_slice(b"q\x010q\x020h\x02h\x01R");
+        bytes.extend_from_slice(b"q\x010q\x020h\x01h\x02R");
     }
     bytes.extend_from_slice(b".");
     let p = parse(&bytes);
     assert_eq!(p.error, None);
-    let mut bytes = b"\x80\x02]q\x00".to_vec();
+    // Each new list holds the previous one, which is fetched back from memo slot 0.
+    let mut bytes = b"\x80\x02]q\x000".to_vec();
     for _ in 0..200_000 {
-        bytes.extend_from_slice(b"]q\x01h\x00aq\x000h\x01q\x00");
+        bytes.extend_from_slice(b"]h\x00aq\x000");
     }
-    bytes.extend_from_slice(b".");
+    bytes.extend_from_slice(b"h\x00.");
     assert_eq!(parse(&bytes).error, None);
 }
