@@ -343,6 +343,27 @@ pub fn fixtures() -> Vec<Fixture> {
             &["gguf-chat-template-escape"],
         ),
     ];
+    // Header lengths that lie: past the end of the file, and past the header limit.
+    for (name, claimed, code) in [
+        (
+            "header-out-of-bounds",
+            1000u64,
+            "safetensors-header-out-of-bounds",
+        ),
+        (
+            "header-too-large",
+            200 << 20,
+            "safetensors-header-too-large",
+        ),
+    ] {
+        let mut bytes = claimed.to_le_bytes().to_vec();
+        bytes.extend_from_slice(br#"{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#);
+        all.push(Fixture::file(
+            format!("tensors/safetensors/{name}.safetensors"),
+            bytes,
+            &[code],
+        ));
+    }
     for (name, template, expect) in ESCAPES {
         all.push(gguf(
             &format!("template-{name}"),

@@ -10,8 +10,8 @@
 use std::fmt;
 use std::io::{BufReader, Read, Write};
 
-use crate::Limits;
 use crate::detect::Format;
+use crate::{Budget, Limits};
 
 /// Output size below which the ratio limit is not applied: small, highly repetitive
 /// payloads (a few megabytes of zeros) are ordinary, and the size limit bounds them anyway.
@@ -34,11 +34,19 @@ pub enum LimitHit {
         /// Bytes produced when the limit was hit.
         output: u64,
     },
+    /// The time budget of the top-level input ran out while decoding.
+    Time {
+        /// Bytes produced when the budget ran out.
+        output: u64,
+    },
 }
 
 impl fmt::Display for LimitHit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            LimitHit::Time { output } => {
+                write!(f, "time budget ran out after `{output}` decompressed bytes")
+            }
             LimitHit::Size { limit } => {
                 write!(f, "decompressed size exceeds the limit of `{limit}` bytes")
             }
@@ -83,6 +91,7 @@ pub struct BoundedWriter<'a, W: ?Sized> {
     written: u64,
     crc: crc32fast::Hasher,
     hit: Option<LimitHit>,
+    budget: Option<Budget>,
 }
 
 impl<'a, W: Write + ?Sized> BoundedWriter<'a, W> {
@@ -96,7 +105,15 @@ impl<'a, W: Write + ?Sized> BoundedWriter<'a, W> {
             written: 0,
             crc: crc32fast::Hasher::new(),
             hit: None,
+            budget: None,
         }
+    }
+
+    /// Also stops once `budget` runs out (checked on every write, which decoders make in
+    /// blocks of kilobytes, so the check costs nothing measurable).
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Bytes written so far.
@@ -117,6 +134,11 @@ impl<'a, W: Write + ?Sized> BoundedWriter<'a, W> {
 
 impl<W: Write + ?Sized> Write for BoundedWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.hit.is_none() && self.budget.is_some_and(|b| b.check().is_err()) {
+            self.hit = Some(LimitHit::Time {
+                output: self.written,
+            });
+        }
         if let Some(hit) = self.hit {
             return Err(std::io::Error::other(hit.to_string()));
         }
@@ -158,7 +180,7 @@ impl<W: Write + ?Sized> Write for BoundedWriter<'_, W> {
 }
 
 /// Decodes the `format` stream read from `input` (`input_len` compressed bytes) into `out`,
-/// returning how many bytes were written. Bytes written before an error are valid output:
+/// returning how many bytes were written, within `limits` and `budget`. Bytes written before an error are valid output:
 /// the caller scans them (a truncated stream that holds a malicious pickle is still
 /// malicious).
 pub fn decompress<W: Write + ?Sized>(
@@ -167,8 +189,9 @@ pub fn decompress<W: Write + ?Sized>(
     input_len: u64,
     out: &mut W,
     limits: &Limits,
+    budget: &Budget,
 ) -> Result<u64, DecompressError> {
-    let mut sink = BoundedWriter::new(out, input_len, limits);
+    let mut sink = BoundedWriter::new(out, input_len, limits).with_budget(*budget);
     let result: Result<(), String> = match format {
         Format::Gzip => copy(&mut flate2::read::MultiGzDecoder::new(input), &mut sink),
         Format::Zlib => copy(&mut flate2::read::ZlibDecoder::new(input), &mut sink),
@@ -268,6 +291,7 @@ mod tests {
                 data.len() as u64,
                 &mut out,
                 &Limits::default(),
+                &Budget::unlimited(),
             )
             .unwrap();
             assert_eq!(out, PAYLOAD, "{format}");
@@ -285,8 +309,15 @@ mod tests {
         for format in ALL {
             let data = encode(format, &big);
             let mut out = Vec::new();
-            let err = decompress(format, &mut &data[..], data.len() as u64, &mut out, &limits)
-                .unwrap_err();
+            let err = decompress(
+                format,
+                &mut &data[..],
+                data.len() as u64,
+                &mut out,
+                &limits,
+                &Budget::unlimited(),
+            )
+            .unwrap_err();
             assert!(
                 matches!(err, DecompressError::Limit(LimitHit::Size { limit: 1000 })),
                 "{format}: {err}"
@@ -306,6 +337,7 @@ mod tests {
             data.len() as u64,
             &mut out,
             &Limits::default(),
+            &Budget::unlimited(),
         )
         .unwrap_err();
         assert!(
@@ -319,6 +351,26 @@ mod tests {
     }
 
     #[test]
+    fn time_budget_stops_decoding() {
+        let data = encode(Format::Bzip2, &vec![3u8; 1 << 20]);
+        let mut out = Vec::new();
+        let spent = Budget::new(std::time::Duration::ZERO);
+        let err = decompress(
+            Format::Bzip2,
+            &mut &data[..],
+            data.len() as u64,
+            &mut out,
+            &Limits::default(),
+            &spent,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, DecompressError::Limit(LimitHit::Time { output: 0 })),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn corrupt_streams_keep_the_output_before_the_error() {
         let mut data = encode(Format::Zlib, PAYLOAD);
         data.truncate(data.len() - 6);
@@ -329,6 +381,7 @@ mod tests {
             data.len() as u64,
             &mut out,
             &Limits::default(),
+            &Budget::unlimited(),
         )
         .unwrap_err();
         assert!(matches!(
@@ -344,7 +397,8 @@ mod tests {
                 &mut &data[..],
                 1,
                 &mut out,
-                &Limits::default()
+                &Limits::default(),
+                &Budget::unlimited()
             ),
             Err(DecompressError::NotCompression(Format::Pickle))
         ));

@@ -153,7 +153,7 @@ pub struct Facts {
     pub file_type: Option<u64>,
     /// `<architecture>.context_length`.
     pub context_length: Option<u64>,
-    /// `general.base_model.<n>.name` (or `.repo_url` when there is no name).
+    /// `general.base_model.<n>.name` and `general.base_model.<n>.repo_url` values.
     pub base_models: Vec<String>,
     /// `general.license`.
     pub license: Option<String>,

@@ -59,12 +59,13 @@ pub struct Analysis {
     pub error: Option<ParseError>,
 }
 
-/// Attribute names and identifiers that only serve to run code or reach modules.
+/// Attribute names and identifiers that only serve to run code or reach modules. Words a
+/// chat template may use for its own data (`system`, `modules`, `compile`) are left out: the
+/// path to them (`os`, `__globals__`) is what gets flagged.
 const CODE_NAMES: &[&str] = &[
     "os",
     "subprocess",
     "popen",
-    "system",
     "eval",
     "exec",
     "execfile",
@@ -73,10 +74,7 @@ const CODE_NAMES: &[&str] = &[
     "globals",
     "getattr",
     "setattr",
-    "compile",
     "sys",
-    "modules",
-    "spawn",
     "posix",
     "pty",
     "importlib",
@@ -613,6 +611,12 @@ mod tests {
         assert_eq!(risks(chatml), vec![]);
         let ns = "{%- set ns = namespace(found=false) -%}{%- for m in messages -%}{%- if m.role == 'system' -%}{%- set ns.found = true -%}{%- endif -%}{%- endfor -%}{{ raise_exception('x') if not ns.found }}{% raw %}{{ not parsed }}{% endraw %}{# c #}";
         assert_eq!(risks(ns), vec![]);
+    }
+
+    #[test]
+    fn data_words_are_not_code_names() {
+        let t = "{% set system = messages[0] %}{{ system.content }}{{ message.system }}{% for m in messages|selectattr('role', 'equalto', 'system') %}{{ m.content|tojson }}{% endfor %}";
+        assert_eq!(risks(t), vec![]);
     }
 
     #[test]

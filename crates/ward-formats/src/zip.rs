@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use crate::compress::{BoundedWriter, LimitHit};
-use crate::{Limits, Reader};
+use crate::{Budget, Limits, Reader};
 
 const EOCD_SIG: u32 = 0x0605_4b50;
 const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
@@ -822,13 +822,34 @@ pub struct Extracted {
 
 /// Decodes one member's data into `out`, bounded by `limits.max_decompressed_bytes` and
 /// `limits.max_compression_ratio`. Reads only that member's bytes. Like PyTorch's reader,
-/// it ignores flag bits and does not fail on a CRC or size mismatch: it returns the CRC and size it computed so
-/// the caller can compare them with what the headers claim.
+/// it ignores flag bits and does not fail on a CRC or size mismatch: it returns the CRC
+/// and size it computed so the caller can compare them with what the headers claim.
 pub fn extract<R: Read + Seek + ?Sized, W: Write>(
     src: &mut R,
     entry: &Entry,
     out: &mut W,
     limits: &Limits,
+) -> Result<Extracted, ZipError> {
+    extract_member(src, entry, out, limits, None)
+}
+
+/// [`extract`], also stopped (with [`LimitHit::Time`]) once `budget` runs out.
+pub fn extract_within<R: Read + Seek + ?Sized, W: Write>(
+    src: &mut R,
+    entry: &Entry,
+    out: &mut W,
+    limits: &Limits,
+    budget: &Budget,
+) -> Result<Extracted, ZipError> {
+    extract_member(src, entry, out, limits, Some(*budget))
+}
+
+fn extract_member<R: Read + Seek + ?Sized, W: Write>(
+    src: &mut R,
+    entry: &Entry,
+    out: &mut W,
+    limits: &Limits,
+    budget: Option<Budget>,
 ) -> Result<Extracted, ZipError> {
     // Flag bits are ignored on purpose: PyTorch's reader loads a member marked encrypted
     // as if it were not, so the scanner must inspect the same bytes (the flag itself is
@@ -841,6 +862,9 @@ pub fn extract<R: Read + Seek + ?Sized, W: Write>(
         .map_err(io_err(data_offset))?;
     let raw = (&mut *src).take(entry.compressed_size);
     let mut sink = BoundedWriter::new(out, entry.compressed_size, limits);
+    if let Some(budget) = budget {
+        sink = sink.with_budget(budget);
+    }
     let result = match entry.method {
         METHOD_STORED => {
             let mut raw = raw;
@@ -1131,6 +1155,31 @@ mod tests {
             ZipArchive::parse(&mut Cursor::new(&two), two.len() as u64, &tiny),
             Err(ZipError::CentralTooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn the_time_budget_stops_a_member() {
+        let bytes = build_zip(&[("a", &[1u8; 100][..])]);
+        let zip = parse(&bytes);
+        let spent = Budget::new(std::time::Duration::ZERO);
+        let err = extract_within(
+            &mut Cursor::new(&bytes),
+            &zip.entries[0],
+            &mut Vec::new(),
+            &Limits::default(),
+            &spent,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ZipError::Limit {
+                    hit: LimitHit::Time { output: 0 },
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

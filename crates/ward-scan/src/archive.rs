@@ -364,6 +364,7 @@ pub fn limit_hit(hit: LimitHit, loc: &Location) -> Finding {
     match hit {
         LimitHit::Ratio { .. } => Finding::new(COMPRESS_BOMB, loc.clone(), hit.to_string()),
         LimitHit::Size { .. } => Finding::new(COMPRESS_TOO_LARGE, loc.clone(), hit.to_string()),
+        LimitHit::Time { .. } => Finding::new(ARCHIVE_TIME_BUDGET, loc.clone(), hit.to_string()),
     }
 }
 

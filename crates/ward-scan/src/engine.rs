@@ -275,7 +275,7 @@ fn scan_zip_member(
         return (findings, Vec::new());
     }
     let mut spool = spool();
-    let extracted = match zip::extract(src, entry, &mut spool, &ctx.limits) {
+    let extracted = match zip::extract_within(src, entry, &mut spool, &ctx.limits, &ctx.budget) {
         Ok(extracted) => Some(extracted),
         Err(e) => {
             findings.push(archive::zip_error(&e, loc));
@@ -633,7 +633,14 @@ fn scan_compressed(
     }
     let mut spool = spool();
     let mut input = (&mut *src).take(len);
-    let complete = match compress::decompress(format, &mut input, len, &mut spool, &ctx.limits) {
+    let complete = match compress::decompress(
+        format,
+        &mut input,
+        len,
+        &mut spool,
+        &ctx.limits,
+        &ctx.budget,
+    ) {
         Ok(_) => true,
         Err(DecompressError::Limit(hit)) => {
             findings.push(archive::limit_hit(hit, loc));

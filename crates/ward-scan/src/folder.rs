@@ -507,8 +507,11 @@ mod tests {
             fs::write(blobs.join(digest), bytes).unwrap();
             symlink(format!("../../blobs/{digest}"), snap.join(name)).unwrap();
         }
-        let report =
-            crate::scan::scan_paths(&[repo.clone()], &crate::scan::ScanOptions::new(), &|_| {});
+        let report = crate::scan::scan_paths(
+            std::slice::from_ref(&repo),
+            &crate::scan::ScanOptions::new(),
+            &|_| {},
+        );
         let codes: Vec<(&str, &str)> = report
             .files
             .iter()

@@ -470,6 +470,19 @@ mod tests {
     }
 
     #[test]
+    fn the_time_budget_is_enforced() {
+        let bytes = gguf(&[("general.architecture", "llama")]);
+        let limits = Limits {
+            time_budget: std::time::Duration::ZERO,
+            ..Limits::default()
+        };
+        let out = run(&bytes, limits);
+        assert_eq!(ids(&out), ["gguf-truncated"]);
+        assert!(out.findings[0].message.contains("time budget"));
+        assert_eq!(out.bytes_read, 0);
+    }
+
+    #[test]
     fn the_nesting_limit_is_enforced() {
         let mut bytes = b"GGUF".to_vec();
         bytes.extend_from_slice(&3u32.to_le_bytes());

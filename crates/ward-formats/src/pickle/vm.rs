@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use super::input::{Input, Line, ReadError};
 use super::text::{self, IntArg};
@@ -21,6 +21,8 @@ const CONTAINER_CAP: usize = 32;
 /// reference cycles, which reference counting never frees; past this budget they store an
 /// opaque placeholder instead, so a hostile pickle cannot grow memory without bound.
 const MAX_CONTAINER_STORES: usize = 1 << 18;
+/// Longest string held inline in a [`Value`].
+const SMALL: usize = 22;
 /// Strings up to this length (every module and qualified name) are always kept.
 const ALWAYS_KEPT: usize = 128;
 /// Bytes of longer strings kept across one pickle, beyond which they are skipped like
@@ -64,6 +66,9 @@ enum Value {
     BigInt(Rc<[u8]>),
     Float,
     Str(Rc<str>),
+    /// A string of at most [`SMALL`] bytes, held inline: most strings in large pickles are
+    /// short dict keys and names, and this keeps them off the allocator.
+    Small(u8, [u8; SMALL]),
     Bytes(Rc<[u8]>),
     /// A string or bytes payload too long to keep.
     Skipped,
@@ -165,6 +170,10 @@ impl Drop for Tuple {
 
 impl Drop for Dict {
     fn drop(&mut self) {
+        // Most dicts hold only scalars: drop them in place without a work list.
+        if self.pairs.iter().all(|(k, v)| is_leaf(k) && is_leaf(v)) {
+            return;
+        }
         let mut work = Vec::new();
         for (k, v) in std::mem::take(&mut self.pairs) {
             work.push(k);
@@ -180,6 +189,71 @@ impl Drop for Object {
         work.extend(self.state.take());
         drop_iteratively(work);
     }
+}
+
+/// A container that received a value able to reach other containers: the only places a
+/// reference cycle can close. The machine empties them when it finishes, so that cycles
+/// built by a pickle are freed rather than leaked.
+enum CycleCandidate {
+    List(Weak<RefCell<List>>),
+    Dict(Weak<RefCell<Dict>>),
+    Object(Weak<RefCell<Object>>),
+}
+
+impl CycleCandidate {
+    fn clear(self) {
+        let mut work = Vec::new();
+        match self {
+            CycleCandidate::List(w) => {
+                if let Some(rc) = w.upgrade()
+                    && let Ok(mut l) = rc.try_borrow_mut()
+                {
+                    work.append(&mut l.items);
+                }
+            }
+            CycleCandidate::Dict(w) => {
+                if let Some(rc) = w.upgrade()
+                    && let Ok(mut d) = rc.try_borrow_mut()
+                {
+                    for (k, v) in std::mem::take(&mut d.pairs) {
+                        work.push(k);
+                        work.push(v);
+                    }
+                }
+            }
+            CycleCandidate::Object(w) => {
+                if let Some(rc) = w.upgrade()
+                    && let Ok(mut o) = rc.try_borrow_mut()
+                {
+                    work.push(std::mem::replace(&mut o.args, Value::None));
+                    work.extend(o.state.take());
+                }
+            }
+        }
+        drop_iteratively(work);
+    }
+}
+
+/// A string value, inline when short.
+fn str_value(s: &str) -> Value {
+    let bytes = s.as_bytes();
+    if bytes.len() <= SMALL {
+        let mut inline = [0u8; SMALL];
+        for (dst, src) in inline.iter_mut().zip(bytes) {
+            *dst = *src;
+        }
+        // `bytes.len()` is at most `SMALL`, which fits in a `u8`.
+        return Value::Small(bytes.len() as u8, inline);
+    }
+    Value::Str(Rc::from(s))
+}
+
+/// Whether dropping a value cannot recurse.
+fn is_leaf(v: &Value) -> bool {
+    !matches!(
+        v,
+        Value::Tuple(_) | Value::List(_) | Value::Dict(_) | Value::Object(_)
+    )
 }
 
 /// Whether a value cannot reach a list or dict.
@@ -211,6 +285,9 @@ impl Value {
     fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
+            Value::Small(len, bytes) => bytes
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok()),
             _ => None,
         }
     }
@@ -232,6 +309,10 @@ struct Machine<'o> {
     memo_len: u64,
     proto: u8,
     container_stores: usize,
+    cycle_candidates: Vec<CycleCandidate>,
+    /// A reused buffer for the items of `APPENDS`, `SETITEMS` and friends, so that hot
+    /// opcodes do not allocate.
+    scratch: Vec<Value>,
     retained_bytes: usize,
     /// Offset of the opcode being run.
     op_offset: u64,
@@ -244,7 +325,7 @@ struct Machine<'o> {
 pub(crate) fn run(input: &mut Input<'_>, opts: &Options<'_>) -> Pickle {
     let mut m = Machine::new(opts, input.offset(), false);
     m.run(input);
-    m.out
+    std::mem::take(&mut m.out)
 }
 
 /// Runs the machine over a prefix in sniff mode; see [`super::sniff`].
@@ -318,6 +399,14 @@ pub(crate) fn is_opcode(b: u8) -> bool {
     )
 }
 
+impl Drop for Machine<'_> {
+    fn drop(&mut self) {
+        for candidate in std::mem::take(&mut self.cycle_candidates) {
+            candidate.clear();
+        }
+    }
+}
+
 impl<'o> Machine<'o> {
     fn new(opts: &'o Options<'o>, start: u64, sniff: bool) -> Self {
         Self {
@@ -329,6 +418,8 @@ impl<'o> Machine<'o> {
             memo_len: 0,
             proto: 0,
             container_stores: 0,
+            cycle_candidates: Vec::new(),
+            scratch: Vec::new(),
             retained_bytes: 0,
             op_offset: start,
             out: Pickle {
@@ -442,6 +533,31 @@ impl<'o> Machine<'o> {
             .ok_or_else(|| self.invalid("could not find MARK"))
     }
 
+    /// Pops everything above the top mark into the scratch buffer; hand it back with
+    /// [`Machine::recycle`].
+    fn pop_mark_scratch(&mut self) -> Result<Vec<Value>, PickleError> {
+        let at = self.marker()?;
+        if at > self.stack.len() {
+            return Err(self.invalid("unpickling stack underflow"));
+        }
+        let mut items = std::mem::take(&mut self.scratch);
+        items.extend(self.stack.drain(at..));
+        Ok(items)
+    }
+
+    /// Returns the scratch buffer, emptied.
+    fn recycle(&mut self, mut items: Vec<Value>) {
+        items.clear();
+        self.scratch = items;
+    }
+
+    /// The scratch buffer holding `values`.
+    fn scratch_with<const N: usize>(&mut self, values: [Value; N]) -> Vec<Value> {
+        let mut items = std::mem::take(&mut self.scratch);
+        items.extend(values);
+        items
+    }
+
     /// Pops everything above the top mark.
     fn pop_mark(&mut self) -> Result<Vec<Value>, PickleError> {
         let at = self.marker()?;
@@ -453,20 +569,25 @@ impl<'o> Machine<'o> {
 
     /// Whether `v` may be stored inside another container or object (see
     /// [`MAX_CONTAINER_STORES`]).
-    fn may_store(&mut self, v: &Value) -> bool {
+    fn may_store(&mut self, v: &Value, target: impl FnOnce() -> CycleCandidate) -> bool {
         if is_pure(v) {
             return true;
         }
         if self.container_stores < MAX_CONTAINER_STORES {
             self.container_stores += 1;
+            self.cycle_candidates.push(target());
             return true;
         }
         false
     }
 
     /// `v`, or an opaque placeholder when the store budget is spent.
-    fn storable(&mut self, v: Value) -> Value {
-        if self.may_store(&v) { v } else { Value::Opaque }
+    fn storable(&mut self, v: Value, target: impl FnOnce() -> CycleCandidate) -> Value {
+        if self.may_store(&v, target) {
+            v
+        } else {
+            Value::Opaque
+        }
     }
 
     fn tuple(&mut self, mut items: Vec<Value>) -> Value {
@@ -475,33 +596,41 @@ impl<'o> Machine<'o> {
         Value::Tuple(Rc::new(Tuple { items, pure }))
     }
 
-    fn dict(&mut self, items: Vec<Value>) -> Value {
-        let mut d = Dict::default();
-        self.dict_insert(&mut d, items);
-        Value::Dict(Rc::new(RefCell::new(d)))
+    fn dict(&mut self, items: &mut Vec<Value>) -> Value {
+        let rc = Rc::new(RefCell::new(Dict::default()));
+        if let Ok(mut d) = rc.try_borrow_mut() {
+            self.dict_insert(&mut d, items, &rc);
+        }
+        Value::Dict(rc)
     }
 
-    fn dict_insert(&mut self, d: &mut Dict, items: Vec<Value>) {
-        let mut it = items.into_iter();
+    fn dict_insert(&mut self, d: &mut Dict, items: &mut Vec<Value>, rc: &Rc<RefCell<Dict>>) {
+        if d.pairs.len() < CONTAINER_CAP {
+            d.pairs
+                .reserve((items.len() / 2).min(CONTAINER_CAP - d.pairs.len()));
+        }
+        let mut it = items.drain(..);
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
             if d.dunder.is_none()
-                && let Value::Str(key) = &k
+                && let Some(key) = k.as_str()
                 && is_dunder(key)
             {
-                d.dunder = Some(key.clone());
+                d.dunder = Some(Rc::from(key));
             }
-            if d.pairs.len() < CONTAINER_CAP && self.may_store(&v) {
+            if d.pairs.len() < CONTAINER_CAP
+                && self.may_store(&v, || CycleCandidate::Dict(Rc::downgrade(rc)))
+            {
                 d.pairs.push((k, v));
             }
         }
     }
 
-    fn list_extend(&mut self, l: &mut Vec<Value>, items: Vec<Value>) {
-        for v in items {
+    fn list_extend(&mut self, l: &mut Vec<Value>, items: &mut Vec<Value>, rc: &Rc<RefCell<List>>) {
+        for v in items.drain(..) {
             if l.len() >= CONTAINER_CAP {
                 break;
             }
-            if self.may_store(&v) {
+            if self.may_store(&v, || CycleCandidate::List(Rc::downgrade(rc))) {
                 l.push(v);
             }
         }
@@ -569,9 +698,9 @@ impl<'o> Machine<'o> {
                 },
             })?;
             return match std::str::from_utf8(bytes) {
-                Ok(s) => Ok(Value::Str(Rc::from(s))),
+                Ok(s) => Ok(str_value(s)),
                 Err(_) => match decode_utf8_surrogatepass(bytes) {
-                    Some(s) => Ok(Value::Str(Rc::from(s))),
+                    Some(s) => Ok(str_value(&s)),
                     None => Err(self.invalid("string is not valid UTF-8")),
                 },
             };
@@ -584,7 +713,7 @@ impl<'o> Machine<'o> {
         match bytes {
             None => Ok(Value::Skipped),
             Some(b) => match decode_utf8_surrogatepass(&b) {
-                Some(s) => Ok(Value::Str(Rc::from(s))),
+                Some(s) => Ok(str_value(&s)),
                 None => Err(self.invalid("string is not valid UTF-8")),
             },
         }
@@ -680,14 +809,19 @@ impl<'o> Machine<'o> {
     }
 
     fn object(&mut self, callable: Option<Rc<str>>, args: Value) -> Value {
-        let args = self.storable(args);
         let pure = is_pure(&args);
-        Value::Object(Rc::new(RefCell::new(Object {
+        let rc = Rc::new(RefCell::new(Object {
             callable,
-            args,
+            args: Value::None,
             state: None,
             pure,
-        })))
+        }));
+        let args = self.storable(args, || CycleCandidate::Object(Rc::downgrade(&rc)));
+        if let Ok(mut o) = rc.try_borrow_mut() {
+            o.pure = is_pure(&args);
+            o.args = args;
+        }
+        Value::Object(rc)
     }
 
     /// `REDUCE` and the calls that behave like it: records the call, follows the values
@@ -715,8 +849,11 @@ impl<'o> Machine<'o> {
         // bytes passed to a loader this way are still inspected.
         if &*name == "_codecs.encode"
             && let Value::Tuple(t) = &args
-            && let (Some(Value::Str(s)), Some(Value::Str(enc))) = (t.items.first(), t.items.get(1))
-            && matches!(&**enc, "latin1" | "latin-1" | "iso-8859-1")
+            && let (Some(s), Some(enc)) = (
+                t.items.first().and_then(Value::as_str),
+                t.items.get(1).and_then(Value::as_str),
+            )
+            && matches!(enc, "latin1" | "latin-1" | "iso-8859-1")
         {
             let bytes: Option<Vec<u8>> =
                 s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
@@ -801,7 +938,7 @@ impl<'o> Machine<'o> {
             });
         }
         if let Value::Object(o) = &target {
-            let stored = self.storable(state.clone());
+            let stored = self.storable(state.clone(), || CycleCandidate::Object(Rc::downgrade(o)));
             let pure = is_pure(&stored);
             if let Ok(mut o) = o.try_borrow_mut() {
                 o.pure = o.pure && pure;
@@ -923,31 +1060,35 @@ impl<'o> Machine<'o> {
         Ok(Step::Continue)
     }
 
-    fn add_items(&mut self, target_at: usize, items: Vec<Value>, dict: bool) -> OpResult {
+    /// Adds the scratch buffer `items` to the list or dict at `target_at` (`APPEND`,
+    /// `APPENDS`, `SETITEM`, `SETITEMS`), then recycles the buffer.
+    fn add_items(&mut self, target_at: usize, mut items: Vec<Value>, dict: bool) -> OpResult {
         if dict && !items.len().is_multiple_of(2) {
+            self.recycle(items);
             return Err(self.invalid("odd number of items for SETITEMS"));
         }
-        let target = self
-            .stack
-            .get(target_at)
-            .cloned()
-            .ok_or_else(|| self.invalid("unpickling stack underflow"))?;
+        let target = self.stack.get(target_at).cloned();
         match target {
-            Value::List(l) => {
+            Some(Value::List(l)) => {
                 // Nothing else borrows containers while opcodes run, so this succeeds.
-                if let Ok(mut l) = l.try_borrow_mut() {
-                    self.list_extend(&mut l.items, items);
+                if let Ok(mut list) = l.try_borrow_mut() {
+                    self.list_extend(&mut list.items, &mut items, &l);
                 }
             }
-            Value::Dict(d) => {
-                if let Ok(mut d) = d.try_borrow_mut() {
-                    self.dict_insert(&mut d, items);
+            Some(Value::Dict(d)) => {
+                if let Ok(mut dict) = d.try_borrow_mut() {
+                    self.dict_insert(&mut dict, &mut items, &d);
                 }
             }
             // Appending to another object calls its `append`/`extend`/`__setitem__`; the
             // class that made it was imported and is judged by policy like any other.
-            _ => {}
+            Some(_) => {}
+            None => {
+                self.recycle(items);
+                return Err(self.invalid("unpickling stack underflow"));
+            }
         }
+        self.recycle(items);
         Ok(Step::Continue)
     }
 
@@ -1048,7 +1189,7 @@ impl<'o> Machine<'o> {
                 if !body.is_ascii() {
                     return Err(self.invalid("persistent IDs in protocol 0 must be ASCII strings"));
                 }
-                let pid = Value::Str(Rc::from(String::from_utf8_lossy(body).as_ref()));
+                let pid = str_value(&String::from_utf8_lossy(body));
                 self.persistent(&pid);
             }
             b'Q' => {
@@ -1089,7 +1230,7 @@ impl<'o> Machine<'o> {
                         let s = text::decode_raw_unicode_escape(&body).ok_or_else(|| {
                             self.invalid("invalid raw-unicode-escape in UNICODE argument")
                         })?;
-                        Value::Str(Rc::from(s))
+                        str_value(&s)
                     }
                     Line::Long(_) => Value::Skipped,
                 };
@@ -1133,10 +1274,11 @@ impl<'o> Machine<'o> {
                 if at == 0 || at <= self.fence() {
                     return Err(self.invalid("unpickling stack underflow"));
                 }
-                return self.add_items(at - 1, vec![v], false);
+                let items = self.scratch_with([v]);
+                return self.add_items(at - 1, items, false);
             }
             b'e' => {
-                let items = self.pop_mark()?;
+                let items = self.pop_mark_scratch()?;
                 let at = self.stack.len();
                 if at == 0 || at <= self.fence() {
                     return Err(self.invalid("unpickling stack underflow"));
@@ -1150,10 +1292,11 @@ impl<'o> Machine<'o> {
                 if at == 0 || at <= self.fence() {
                     return Err(self.invalid("unpickling stack underflow"));
                 }
-                return self.add_items(at - 1, vec![k, v], true);
+                let items = self.scratch_with([k, v]);
+                return self.add_items(at - 1, items, true);
             }
             b'u' => {
-                let items = self.pop_mark()?;
+                let items = self.pop_mark_scratch()?;
                 let at = self.stack.len();
                 if at == 0 || at <= self.fence() {
                     return Err(self.invalid("unpickling stack underflow"));
@@ -1161,7 +1304,8 @@ impl<'o> Machine<'o> {
                 return self.add_items(at - 1, items, true);
             }
             0x90 => {
-                let _ = self.pop_mark()?;
+                let items = self.pop_mark_scratch()?;
+                self.recycle(items);
                 let at = self.stack.len();
                 if at == 0 || at <= self.fence() {
                     return Err(self.invalid("unpickling stack underflow"));
@@ -1182,7 +1326,11 @@ impl<'o> Machine<'o> {
                 for v in [&module, &name] {
                     if !matches!(
                         v,
-                        Value::Str(_) | Value::Skipped | Value::Object(_) | Value::Opaque
+                        Value::Str(_)
+                            | Value::Small(..)
+                            | Value::Skipped
+                            | Value::Object(_)
+                            | Value::Opaque
                     ) {
                         return Err(self.invalid("STACK_GLOBAL requires str"));
                     }
@@ -1230,23 +1378,31 @@ impl<'o> Machine<'o> {
                 let v = self.call(CallOp::NewObjEx, &cls, args, input)?;
                 self.push(v);
             }
-            b'd' | b'l' | b't' | 0x91 => {
+            b't' => {
                 let items = self.pop_mark()?;
+                let v = self.tuple(items);
+                self.push(v);
+            }
+            b'd' | b'l' | 0x91 => {
+                let mut items = self.pop_mark_scratch()?;
                 let v = match op {
                     b'd' => {
                         if !items.len().is_multiple_of(2) {
+                            self.recycle(items);
                             return Err(self.invalid("odd number of items for DICT"));
                         }
-                        self.dict(items)
+                        self.dict(&mut items)
                     }
                     b'l' => {
-                        let mut l = Vec::new();
-                        self.list_extend(&mut l, items);
-                        Value::List(Rc::new(RefCell::new(List { items: l })))
+                        let rc = Rc::new(RefCell::new(List::default()));
+                        if let Ok(mut list) = rc.try_borrow_mut() {
+                            self.list_extend(&mut list.items, &mut items, &rc);
+                        }
+                        Value::List(rc)
                     }
-                    b't' => self.tuple(items),
                     _ => Value::Set,
                 };
+                self.recycle(items);
                 self.push(v);
             }
             b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Dict::default())))),
@@ -1357,7 +1513,7 @@ impl<'o> Machine<'o> {
     /// the unpickler's default encoding; keep them as strings when they decode.
     fn bytes_as_str(&mut self, b: Vec<u8>) -> Value {
         match String::from_utf8(b) {
-            Ok(s) => Value::Str(Rc::from(s)),
+            Ok(s) => str_value(&s),
             Err(e) => Value::Bytes(Rc::from(e.into_bytes())),
         }
     }
