@@ -26,9 +26,9 @@ pub mod onnx;
 pub mod pickle;
 pub mod protobuf;
 pub mod reader;
-pub mod tf;
 pub mod safetensors;
 pub mod tar;
+pub mod tf;
 pub mod zip;
 
 pub use budget::{Budget, BudgetExhausted};

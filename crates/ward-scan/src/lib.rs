@@ -19,8 +19,8 @@ pub mod pickle;
 pub mod policy;
 pub mod report;
 pub mod safetensors;
-pub mod template;
 pub mod scan;
+pub mod template;
 pub mod tf;
 
 pub use context::{Context, Source};

@@ -783,7 +783,15 @@ fn digest(path: &str, stdin: &Option<File>) -> Option<String> {
         File::open(path).ok()?
     };
     let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher).ok()?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(buf.get(..n)?),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+    }
     Some(
         hasher
             .finalize()
