@@ -42,6 +42,14 @@ impl AuditSink for MemorySink {
     }
 }
 
+/// The ward audit log: a tamper-evident Merkle log with signed checkpoints
+/// (`ward audit verify` checks it).
+impl AuditSink for ward_ledger::Ledger {
+    fn append(&self, record: &Value) -> Result<u64, String> {
+        ward_ledger::Ledger::append(self, record).map_err(|e| e.to_string())
+    }
+}
+
 /// Appends in flight at most; further records wait for a slot (never dropped).
 pub const MAX_PENDING: u32 = 64;
 
@@ -138,6 +146,29 @@ mod tests {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
         assert_eq!(rfc3339(1_795_000_000, 0), "2026-11-18T11:06:40.000Z");
+    }
+
+    #[tokio::test]
+    async fn records_reach_the_ledger_and_it_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        let ledger = Arc::new(ward_ledger::Ledger::create(&path, "ward-gateway-test").unwrap());
+        let a = Auditor::new(ledger.clone());
+        for i in 0..20 {
+            a.submit(serde_json::json!({ "type": "gateway.request", "i": i }));
+        }
+        a.drain().await;
+        drop(a);
+        ledger.checkpoint().unwrap();
+        drop(ledger);
+        let public = std::fs::read_to_string(ward_ledger::public_key_path(&path)).unwrap();
+        let options = ward_ledger::VerifyOptions {
+            public_key: ward_ledger::NoteVerifier::parse(public.trim()).unwrap(),
+            external_checkpoints: Vec::new(),
+        };
+        let report = ward_ledger::verify(&path, &options).unwrap();
+        assert_eq!(report.size, 20);
+        assert_eq!(report.outcome, ward_ledger::Outcome::Intact);
     }
 
     #[tokio::test]

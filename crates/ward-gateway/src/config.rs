@@ -59,7 +59,7 @@ pub struct StoreConfig {
 }
 
 /// `[audit]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
     /// Audit log path; defaults to the store path with `.audit` appended.
@@ -68,6 +68,23 @@ pub struct AuditConfig {
     /// because prompts routinely hold personal data.
     #[serde(default)]
     pub record_full_text: bool,
+    /// The log's origin line, also the name of its signing key (no spaces, no `+`).
+    #[serde(default = "default_origin")]
+    pub origin: String,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            record_full_text: false,
+            origin: default_origin(),
+        }
+    }
+}
+
+fn default_origin() -> String {
+    "ward-gateway".to_string()
 }
 
 /// One `[[upstreams]]` entry.

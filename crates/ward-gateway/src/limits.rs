@@ -64,12 +64,11 @@ impl Limiter {
         if key.tpm.is_none() || extra == 0 {
             return;
         }
-        if let Ok(mut map) = self.windows.lock() {
-            if let Some(w) = map.get_mut(&key.id) {
-                if w.minute == now / 60 {
-                    w.tokens = w.tokens.saturating_add(extra);
-                }
-            }
+        if let Ok(mut map) = self.windows.lock()
+            && let Some(w) = map.get_mut(&key.id)
+            && w.minute == now / 60
+        {
+            w.tokens = w.tokens.saturating_add(extra);
         }
     }
 }

@@ -112,10 +112,8 @@ pub fn visit_event_texts(event: &mut Value, f: &mut dyn FnMut(&mut String, bool)
         .get("type")
         .and_then(Value::as_str)
         .is_some_and(|t| t.ends_with("_text.delta") || t.ends_with("refusal.delta"));
-    if is_text_delta {
-        if let Some(Value::String(s)) = event.get_mut("delta") {
-            f(s, false);
-        }
+    if is_text_delta && let Some(Value::String(s)) = event.get_mut("delta") {
+        f(s, false);
     }
 }
 

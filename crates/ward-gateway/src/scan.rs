@@ -226,7 +226,7 @@ pub fn luhn(m: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// ISO 13616 check: move the first four characters to the end, map letters to 10..35 and
@@ -334,11 +334,10 @@ impl OutputContext {
         let mut count = 0;
         for (i, _) in system_prompt.char_indices() {
             if count == SYSTEM_PROMPT_WINDOW {
-                if let Some(f) = system_prompt.get(start..i) {
-                    if f.chars().filter(|c| c.is_alphanumeric()).count() >= SYSTEM_PROMPT_WINDOW / 2
-                    {
-                        fragments.push(f.to_string());
-                    }
+                if let Some(f) = system_prompt.get(start..i)
+                    && f.chars().filter(|c| c.is_alphanumeric()).count() >= SYSTEM_PROMPT_WINDOW / 2
+                {
+                    fragments.push(f.to_string());
                 }
                 start = i;
                 count = 0;
@@ -638,7 +637,7 @@ impl Scanner {
 
 /// Decodes a base64 or hex run into text, if it is text.
 fn decode_run(run: &str) -> Option<String> {
-    let bytes = if run.len() % 2 == 0 && run.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let bytes = if run.len().is_multiple_of(2) && run.bytes().all(|b| b.is_ascii_hexdigit()) {
         decode_hex(run)?
     } else {
         base64::engine::general_purpose::STANDARD
@@ -701,10 +700,10 @@ impl StreamScanner {
             let cut = self.carry.char_indices().nth(skip).map_or(0, |(i, _)| i);
             self.carry.drain(..cut);
         }
-        if blocked_before.is_none() {
-            if let Some(rule) = report.blocked_by {
-                return StreamOutcome::Block(rule);
-            }
+        if blocked_before.is_none()
+            && let Some(rule) = report.blocked_by
+        {
+            return StreamOutcome::Block(rule);
         }
         match replaced {
             Some(text) => StreamOutcome::Replace(text),

@@ -106,6 +106,8 @@ impl Gateway {
         let store_path = config.store_path();
         let store = KeyStore::open(&store_path)?;
         let admin = store.admin()?;
+        // Read the version before the rows, so a key created in between triggers a reload.
+        let version = store.data_version().ok();
         let table = KeyTable::new(store.load()?);
         let scanner = Scanner::new(&config.policy).map_err(|message| Error::ConfigInvalid {
             path: config.source.clone(),
@@ -135,7 +137,7 @@ impl Gateway {
             next_id: AtomicU64::new(1),
             id_prefix: hex(&random_bytes()),
         });
-        spawn_key_reloader(Arc::downgrade(&gw), store);
+        spawn_key_reloader(Arc::downgrade(&gw), store, version);
         Ok(gw)
     }
 
@@ -767,13 +769,36 @@ impl Gateway {
             "prompt_sha256": ctx.prompt_sha256,
             "response_sha256": ctx.response_sha256,
         });
-        if self.record_full_text {
-            if let Some(obj) = record.as_object_mut() {
-                obj.insert("prompt".into(), json!(ctx.prompt_text));
-                obj.insert("response".into(), json!(ctx.response_text));
+        if self.record_full_text
+            && let Some(obj) = record.as_object_mut()
+        {
+            for (name, text) in [("prompt", ctx.prompt_text), ("response", ctx.response_text)] {
+                let (text, truncated) = truncate(text);
+                obj.insert(name.into(), json!(text));
+                if truncated {
+                    obj.insert(format!("{name}_truncated"), json!(true));
+                }
             }
         }
         self.auditor.submit(record);
+    }
+}
+
+/// Full texts longer than this are cut in the audit record, so that one huge prompt can
+/// never exceed the audit log's entry limit (which would stop the gateway).
+const MAX_AUDIT_TEXT_BYTES: usize = 256 * 1024;
+
+fn truncate(text: Option<String>) -> (Option<String>, bool) {
+    match text {
+        Some(mut t) if t.len() > MAX_AUDIT_TEXT_BYTES => {
+            let mut cut = MAX_AUDIT_TEXT_BYTES;
+            while !t.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            t.truncate(cut);
+            (Some(t), true)
+        }
+        other => (other, false),
     }
 }
 
@@ -1111,9 +1136,8 @@ fn build_upstream(config: &Config, u: &UpstreamConfig) -> Result<Upstream> {
 
 /// Reloads the key table when `ward keys` changes the store, so that new keys work and
 /// revoked keys stop working without a restart.
-fn spawn_key_reloader(gw: Weak<Gateway>, store: KeyStore) {
+fn spawn_key_reloader(gw: Weak<Gateway>, store: KeyStore, mut version: Option<i64>) {
     std::thread::spawn(move || {
-        let mut version = store.data_version().ok();
         loop {
             std::thread::sleep(KEY_RELOAD_INTERVAL);
             let Some(gw) = gw.upgrade() else { return };

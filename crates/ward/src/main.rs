@@ -16,13 +16,24 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Run the OpenAI-compatible guard proxy (`ward gateway init` sets it up).
+    Gateway(cmd::gateway::GatewayArgs),
+    /// Create, list and revoke gateway keys.
+    Keys(cmd::keys::KeysArgs),
+}
 
-#[expect(
-    unreachable_code,
-    reason = "no subcommand yet: the first one removes this"
-)]
 fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
-    match command {}
+    let result = match command {
+        Command::Gateway(args) => cmd::gateway::run(args),
+        Command::Keys(args) => cmd::keys::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,1 +1,4 @@
 //! One module per subcommand.
+
+pub mod gateway;
+pub mod keys;
