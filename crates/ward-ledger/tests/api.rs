@@ -1,6 +1,9 @@
 //! The public `Ledger` API end to end on a real SQLite file.
 
-#![allow(clippy::unwrap_used, reason = "test helpers fail the test on any error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test on any error"
+)]
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::sync::Arc;

@@ -16,13 +16,18 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Tamper-evident audit log: append, checkpoint, prove, verify
+    Audit(cmd::audit::AuditArgs),
+}
 
-#[expect(
-    unreachable_code,
-    reason = "no subcommand yet: the first one removes this"
-)]
 fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
-    match command {}
+    let result = match command {
+        Command::Audit(args) => cmd::audit::run(args),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(2)
+    })
 }
