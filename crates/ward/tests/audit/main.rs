@@ -320,6 +320,93 @@ fn printed_proofs_verify_from_the_json_alone() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+fn python() -> String {
+    std::env::var("WARD_TEST_PYTHON")
+        .expect("WARD_TEST_PYTHON must name a Python interpreter (./scripts/test sets it)")
+}
+
+/// Checks printed proofs with a verifier written from the RFC in Python, against roots
+/// taken from signed checkpoints.
+#[test]
+fn printed_proofs_verify_with_an_independent_python_verifier() {
+    let (dir, db) = log_with(23);
+    let d = db.to_str().unwrap();
+    let root_at = |size: u64| -> String {
+        let out = run(
+            &[
+                "audit",
+                "proof",
+                "consistency",
+                d,
+                "--old",
+                &size.to_string(),
+                "--new",
+                &size.to_string(),
+            ],
+            "",
+        );
+        let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+        p["new_root_hash"].as_str().unwrap().to_owned()
+    };
+    let note = text(&run(&["audit", "checkpoint", d], "").stdout);
+    let signed_root = note.lines().nth(2).unwrap().to_owned();
+    assert_eq!(root_at(23), signed_root);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/audit/verify_proof.py");
+    let check = |proof: &[u8], roots: &[&str]| -> bool {
+        let file = dir.path().join("proof.json");
+        std::fs::write(&file, proof).unwrap();
+        let mut cmd = Command::new(python());
+        cmd.arg(&script).arg(&file).args(roots);
+        cmd.status().unwrap().success()
+    };
+    for seq in [0u64, 8, 22] {
+        let out = run(
+            &["audit", "proof", "inclusion", d, "--seq", &seq.to_string()],
+            "",
+        );
+        assert!(check(&out.stdout, &[&signed_root]), "inclusion of {seq}");
+        assert!(
+            !check(&out.stdout, &[&root_at(22)]),
+            "inclusion of {seq} against the wrong root"
+        );
+    }
+    let out = run(
+        &[
+            "audit",
+            "proof",
+            "inclusion",
+            d,
+            "--seq",
+            "5",
+            "--size",
+            "16",
+        ],
+        "",
+    );
+    assert!(check(&out.stdout, &[&root_at(16)]));
+    for old in [1u64, 7, 16] {
+        let out = run(
+            &[
+                "audit",
+                "proof",
+                "consistency",
+                d,
+                "--old",
+                &old.to_string(),
+            ],
+            "",
+        );
+        assert!(
+            check(&out.stdout, &[&signed_root, &root_at(old)]),
+            "consistency from {old}"
+        );
+        assert!(
+            !check(&out.stdout, &[&signed_root, &root_at(old + 1)]),
+            "consistency from a wrong root"
+        );
+    }
+}
+
 /// A small xorshift generator: kill points only need to vary, not be unpredictable.
 struct Rng(u64);
 
