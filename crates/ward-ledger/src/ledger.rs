@@ -59,6 +59,19 @@ impl Default for LedgerOptions {
     }
 }
 
+impl LedgerOptions {
+    /// Options for reading: no checkpoint is ever written implicitly (explicit
+    /// [`Ledger::checkpoint`] calls still work).
+    pub fn without_automatic_checkpoints() -> LedgerOptions {
+        LedgerOptions {
+            checkpoint_every_entries: None,
+            checkpoint_every: None,
+            checkpoint_on_close: false,
+            ..LedgerOptions::default()
+        }
+    }
+}
+
 /// An inclusion proof with everything an independent verifier needs.
 #[derive(Debug, Clone)]
 pub struct InclusionProof {

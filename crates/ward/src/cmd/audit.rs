@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use ward_ledger::{Ledger, NoteVerifier, Outcome, VerifyOptions, public_key_path};
+use ward_ledger::{Ledger, LedgerOptions, NoteVerifier, Outcome, VerifyOptions, public_key_path};
 
 /// Entries `ward audit append` commits together at most.
 const APPEND_BATCH: usize = 4096;
@@ -132,7 +132,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         AuditCommand::Proof {
             kind: ProofKind::Inclusion { db, seq, size },
         } => {
-            let proof = Ledger::open(&db)?.inclusion_proof(seq, size)?;
+            let proof = open_for_reading(&db)?.inclusion_proof(seq, size)?;
             let leaf = String::from_utf8(proof.leaf).context("stored leaf is not UTF-8")?;
             print_json(&json!({
                 "type": "inclusion",
@@ -148,7 +148,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         AuditCommand::Proof {
             kind: ProofKind::Consistency { db, old, new },
         } => {
-            let proof = Ledger::open(&db)?.consistency_proof(old, new)?;
+            let proof = open_for_reading(&db)?.consistency_proof(old, new)?;
             print_json(&json!({
                 "type": "consistency",
                 "hash": "sha256-rfc6962",
@@ -164,6 +164,14 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             db,
         } => export(&db),
     }
+}
+
+/// Opens a log for a command that only reads, so that it never writes a checkpoint.
+fn open_for_reading(db: &Path) -> anyhow::Result<Ledger> {
+    Ok(Ledger::open_with(
+        db,
+        LedgerOptions::without_automatic_checkpoints(),
+    )?)
 }
 
 fn print_json(value: &Value) -> anyhow::Result<ExitCode> {
@@ -290,7 +298,7 @@ fn verify(
 }
 
 fn export(db: &Path) -> anyhow::Result<ExitCode> {
-    let ledger = Ledger::open(db)?;
+    let ledger = open_for_reading(db)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut next = 0u64;
     loop {
