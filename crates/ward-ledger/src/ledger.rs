@@ -526,7 +526,10 @@ impl Writer {
                 }
             }
             Err(e) => {
-                self.frontier = before;
+                // Another process may have appended meanwhile (the insert then fails on the
+                // sequence number): start again from what is stored, or from the state
+                // before this batch if storage cannot be read.
+                self.frontier = self.reload().unwrap_or(before);
                 let reason = e.to_string();
                 for (_, reply) in appends {
                     let _ = reply.send(Err(Error::CommitFailed {
@@ -536,6 +539,14 @@ impl Writer {
                 }
             }
         }
+    }
+
+    fn reload(&self) -> Result<Frontier, Error> {
+        let mut storage = self.storage.lock().map_err(|_| Error::WriterStopped {
+            path: self.path.clone(),
+        })?;
+        let size = storage.size()?;
+        Frontier::load(&mut StorageNodes(storage.as_mut()), size)
     }
 
     fn write_checkpoint(&mut self) -> Result<String, Error> {
