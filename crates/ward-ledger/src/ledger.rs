@@ -245,6 +245,8 @@ impl Ledger {
     }
 
     /// Appends one JSON entry; returns its sequence number once it is durable on disk.
+    /// Callable from many threads at once: concurrent appends are group-committed. It
+    /// blocks until the commit (an fsync); async code calls it from a blocking task.
     pub fn append(&self, entry: &Value) -> Result<u64, Error> {
         let range = self.append_batch(std::slice::from_ref(entry))?;
         Ok(range.start)

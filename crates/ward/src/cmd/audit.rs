@@ -6,6 +6,7 @@
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
@@ -38,6 +39,12 @@ enum AuditCommand {
     },
     /// Append one JSON entry per line from stdin; prints each sequence number once durable
     Append {
+        /// Sign a checkpoint after this many new entries (0: never by count)
+        #[arg(long, value_name = "N", default_value_t = 10_000)]
+        checkpoint_every_entries: u64,
+        /// Sign a checkpoint when this many seconds passed with new entries (0: never by time)
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        checkpoint_every_secs: u64,
         /// Path of the log
         db: PathBuf,
     },
@@ -118,7 +125,19 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Append { db } => append(&db),
+        AuditCommand::Append {
+            checkpoint_every_entries,
+            checkpoint_every_secs,
+            db,
+        } => {
+            let options = LedgerOptions {
+                checkpoint_every_entries: Some(checkpoint_every_entries).filter(|n| *n > 0),
+                checkpoint_every: Some(Duration::from_secs(checkpoint_every_secs))
+                    .filter(|t| !t.is_zero()),
+                ..LedgerOptions::default()
+            };
+            append(&db, options)
+        }
         AuditCommand::Checkpoint { db } => {
             let note = Ledger::open(&db)?.checkpoint()?;
             print!("{note}");
@@ -184,8 +203,8 @@ fn print_json(value: &Value) -> anyhow::Result<ExitCode> {
 /// Appends stdin line by line. Lines are committed together while more input is already
 /// buffered, and each committed batch is printed before more input is read, so a printed
 /// sequence number is always durable.
-fn append(db: &Path) -> anyhow::Result<ExitCode> {
-    let ledger = Ledger::open(db)?;
+fn append(db: &Path, options: LedgerOptions) -> anyhow::Result<ExitCode> {
+    let ledger = Ledger::open_with(db, options)?;
     let mut input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin().lock());
     let mut out = std::io::stdout().lock();
     let mut batch: Vec<Value> = Vec::new();

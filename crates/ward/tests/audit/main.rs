@@ -120,6 +120,40 @@ fn recompute_tree(db: &Path) {
 }
 
 #[test]
+fn append_writes_checkpoints_every_n_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let d = db.to_str().unwrap();
+    assert!(run(&["audit", "init", d], "").status.success());
+    let lines: String = (0..10_000).map(|i| format!("{i}\n")).collect();
+    let out = run(
+        &["audit", "append", "--checkpoint-every-entries", "3000", d],
+        &lines,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sizes: Vec<i64> = sql(&db)
+        .prepare("SELECT size FROM checkpoints ORDER BY size")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // Checkpoints by count are written at commit boundaries (at most 4096 lines each)
+    // once 3000 entries are new, then one on close; the default (10,000) would write only
+    // the closing one.
+    assert!(sizes.len() >= 3, "{sizes:?}");
+    let mut previous = 0;
+    for size in &sizes[..sizes.len() - 1] {
+        assert!(size - previous >= 3000, "{sizes:?}");
+        previous = *size;
+    }
+    assert_eq!(sizes.last(), Some(&10_000));
+    let out = verify(&db, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
 fn intact_log_verifies_and_exports() {
     let (_dir, db) = log_with(20);
     let out = verify(&db, &[]);
