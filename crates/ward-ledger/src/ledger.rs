@@ -59,6 +59,19 @@ impl Default for LedgerOptions {
     }
 }
 
+impl LedgerOptions {
+    /// Options for reading: no checkpoint is ever written implicitly (explicit
+    /// [`Ledger::checkpoint`] calls still work).
+    pub fn without_automatic_checkpoints() -> LedgerOptions {
+        LedgerOptions {
+            checkpoint_every_entries: None,
+            checkpoint_every: None,
+            checkpoint_on_close: false,
+            ..LedgerOptions::default()
+        }
+    }
+}
+
 /// An inclusion proof with everything an independent verifier needs.
 #[derive(Debug, Clone)]
 pub struct InclusionProof {
@@ -232,6 +245,8 @@ impl Ledger {
     }
 
     /// Appends one JSON entry; returns its sequence number once it is durable on disk.
+    /// Callable from many threads at once: concurrent appends are group-committed. It
+    /// blocks until the commit (an fsync); async code calls it from a blocking task.
     pub fn append(&self, entry: &Value) -> Result<u64, Error> {
         let range = self.append_batch(std::slice::from_ref(entry))?;
         Ok(range.start)
@@ -513,7 +528,10 @@ impl Writer {
                 }
             }
             Err(e) => {
-                self.frontier = before;
+                // Another process may have appended meanwhile (the insert then fails on the
+                // sequence number): start again from what is stored, or from the state
+                // before this batch if storage cannot be read.
+                self.frontier = self.reload().unwrap_or(before);
                 let reason = e.to_string();
                 for (_, reply) in appends {
                     let _ = reply.send(Err(Error::CommitFailed {
@@ -523,6 +541,14 @@ impl Writer {
                 }
             }
         }
+    }
+
+    fn reload(&self) -> Result<Frontier, Error> {
+        let mut storage = self.storage.lock().map_err(|_| Error::WriterStopped {
+            path: self.path.clone(),
+        })?;
+        let size = storage.size()?;
+        Frontier::load(&mut StorageNodes(storage.as_mut()), size)
     }
 
     fn write_checkpoint(&mut self) -> Result<String, Error> {

@@ -400,4 +400,40 @@ mod tests {
         assert!(Checkpoint::parse_text(&text.replace("\n12\n", "\n012\n")).is_err());
         assert!(Checkpoint::parse_text(&text.replace("\n12\n", "\n+12\n")).is_err());
     }
+
+    #[test]
+    fn mutated_notes_never_verify_and_never_panic() {
+        let verifier = NoteVerifier::parse(GO_VERIFIER).unwrap();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let original = GO_NOTE.as_bytes();
+        for _ in 0..20_000 {
+            let mut bytes = original.to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % bytes.len() as u64) as usize;
+                match next() % 3 {
+                    0 => bytes[at] = next() as u8,
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at, next() as u8),
+                }
+            }
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                continue;
+            };
+            let _ = Checkpoint::parse_text(text);
+            let _ = NoteVerifier::parse(text);
+            let _ = NoteSigner::parse(text);
+            if let Ok(opened) = verifier.open(text) {
+                // Only edits outside the signed text and the signature may still verify.
+                assert_eq!(opened, GO_TEXT);
+            }
+        }
+    }
 }

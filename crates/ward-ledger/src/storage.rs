@@ -182,6 +182,20 @@ impl SqliteStorage {
     }
 }
 
+/// Reads a BLOB or TEXT column as bytes. A hand-edited database may hold text where this
+/// crate writes blobs; verification must then report the edit, not fail to read it.
+fn bytes_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>> {
+    let value = row.get_ref(index)?;
+    match value {
+        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Ok(b.to_vec()),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            index,
+            String::new(),
+            other.data_type(),
+        )),
+    }
+}
+
 fn sql(path: &Path, source: rusqlite::Error) -> Error {
     Error::Sqlite {
         path: path.to_owned(),
@@ -250,8 +264,8 @@ impl Storage for SqliteStorage {
         stmt.query_row([to_i64(seq)?], |r| {
             Ok(StoredLeaf {
                 seq,
-                bytes: r.get(0)?,
-                hash: r.get(1)?,
+                bytes: bytes_at(r, 0)?,
+                hash: bytes_at(r, 1)?,
             })
         })
         .optional()
@@ -268,11 +282,7 @@ impl Storage for SqliteStorage {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt
             .query_map(params![to_i64(from)?, limit], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                ))
+                Ok((r.get::<_, i64>(0)?, bytes_at(r, 1)?, bytes_at(r, 2)?))
             })
             .map_err(|e| sql(&self.path, e))?;
         let mut out = Vec::new();
@@ -295,7 +305,7 @@ impl Storage for SqliteStorage {
             .conn
             .prepare_cached("SELECT hash FROM nodes WHERE id = ?1")
             .map_err(|e| sql(&self.path, e))?;
-        stmt.query_row([node_id(level, index)?], |r| r.get(0))
+        stmt.query_row([node_id(level, index)?], |r| bytes_at(r, 0))
             .optional()
             .map_err(|e| sql(&self.path, e))
     }
@@ -312,9 +322,7 @@ impl Storage for SqliteStorage {
         let lo = node_id(level, from)?;
         let hi = base.saturating_add(to_i64(to)?);
         let rows = stmt
-            .query_map([lo, hi], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
+            .query_map([lo, hi], |r| Ok((r.get::<_, i64>(0)?, bytes_at(r, 1)?)))
             .map_err(|e| sql(&self.path, e))?;
         let mut out = Vec::new();
         for row in rows {

@@ -233,7 +233,10 @@ fn check_leaf(seq: u64, bytes: &[u8], stored_hash: &[u8]) -> Option<String> {
             leaf.seq
         ));
     }
-    let canonical = entry::canonical_json(&leaf.entry).ok()?;
+    let canonical = match entry::canonical_json(&leaf.entry) {
+        Ok(c) => c,
+        Err(e) => return Some(format!("entry `{seq}` cannot have been appended: {e}")),
+    };
     if entry::leaf_bytes(&canonical, seq, &leaf.time) != bytes {
         return Some(format!(
             "entry `{seq}` is not in canonical form: it was edited"

@@ -1,6 +1,9 @@
 //! The public `Ledger` API end to end on a real SQLite file.
 
-#![allow(clippy::unwrap_used, reason = "test helpers fail the test on any error")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test on any error"
+)]
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::sync::Arc;
@@ -228,4 +231,31 @@ fn checkpoints_verify_with_an_independent_signed_note_implementation() {
     let edited = note.replacen("\n1\n", "\n2\n", 1);
     let parsed = signed_note::Note::from_bytes(edited.as_bytes()).unwrap();
     assert!(parsed.verify(&list).is_err());
+}
+
+#[test]
+fn two_handles_on_one_log_fail_cleanly_and_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let a = Ledger::create(&db, "example.com/audit").unwrap();
+    let b = Ledger::open(&db).unwrap();
+    assert_eq!(a.append(&json!("a0")).unwrap(), 0);
+    // `b` still believes the log is empty: its insert of entry 0 fails, nothing is stored,
+    // and it picks up the stored state for the next append.
+    assert!(matches!(
+        b.append(&json!("b0")),
+        Err(ward_ledger::Error::CommitFailed { .. })
+    ));
+    assert_eq!(b.append(&json!("b1")).unwrap(), 1);
+    drop((a, b));
+    let report = verify(
+        &db,
+        &VerifyOptions {
+            public_key: verifier_for(&db),
+            external_checkpoints: vec![],
+        },
+    )
+    .unwrap();
+    assert_eq!(report.outcome, Outcome::Intact);
+    assert_eq!(report.size, 2);
 }

@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Tamper-evident audit log: append, checkpoint, prove, verify
+    Audit(cmd::audit::AuditArgs),
     /// Run the OpenAI-compatible guard proxy (`ward gateway init` sets it up).
     Gateway(cmd::gateway::GatewayArgs),
     /// Create, list and revoke gateway keys.
@@ -26,14 +28,12 @@ enum Command {
 fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
     let result = match command {
+        Command::Audit(args) => cmd::audit::run(args),
         Command::Gateway(args) => cmd::gateway::run(args),
         Command::Keys(args) => cmd::keys::run(args),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(2)
+    })
 }

@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod gateway;
 pub mod keys;

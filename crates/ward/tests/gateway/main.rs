@@ -63,6 +63,13 @@ fn readme_flow_init_key_request_and_audit_verifies() {
     );
     let stderr = gw.stop();
     assert!(!stderr.contains(PROVIDER_KEY));
+    // `ward audit verify` accepts the gateway's log as written.
+    let verify = harness::ward_output(&["audit", "verify", gw.audit_path.to_str().unwrap()]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
     let entries = harness::verify_audit(&gw.audit_path);
     assert_eq!(entries.len(), 1);
     let e = &entries[0];
