@@ -615,3 +615,99 @@ fn graceful_shutdown_finishes_in_flight_streams() {
     assert!(gw.wait_exit().success());
     assert_eq!(harness::verify_audit(&gw.audit_path).len(), 1);
 }
+
+#[test]
+fn tls_listener_serves_https() {
+    // The certificate comes from the system's `openssl`; the client is the system's `curl`.
+    let mock = Mock::start();
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args([
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .output()
+        .expect("openssl is needed for this test");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let server = format!(
+        "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let gw = Gateway::start_with(&mock, &server, "");
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--cacert", cert.to_str().unwrap()])
+            .args(args)
+            .output()
+            .expect("curl is needed for this test");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let base = format!("https://127.0.0.1:{}", gw.addr.port());
+    assert_eq!(curl(&[&format!("{base}/healthz")]), "ok\n");
+    let key_out = gw.ward(&[
+        "keys",
+        "create",
+        "--config",
+        gw.config_str(),
+        "--name",
+        "t",
+        "--models",
+        "mock-gpt",
+    ]);
+    let api_key = key_out.lines().last().unwrap();
+    let auth = format!("Authorization: Bearer {api_key}");
+    let answer = harness::eventually(|| {
+        curl(&[
+            "-H",
+            &auth,
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &chat("ECHO:over tls"),
+            &format!("{base}/v1/chat/completions"),
+        ])
+        .contains("over tls")
+    });
+    assert!(answer);
+    // Plain HTTP on the TLS port gets no answer.
+    use std::io::{Read, Write};
+    let mut plain = std::net::TcpStream::connect(gw.addr).unwrap();
+    plain
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    plain
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(!String::from_utf8_lossy(&got).contains("200 OK"));
+    gw.stop();
+}
