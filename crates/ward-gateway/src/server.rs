@@ -339,7 +339,12 @@ impl Gateway {
                 system.push_str(s);
                 system.push('\n');
             }
-            if let Some(new) = scanner.scan(s, Direction::Input, &none, report) {
+            let redacted = if is_system {
+                scanner.scan_system(s, report)
+            } else {
+                scanner.scan(s, Direction::Input, &none, report)
+            };
+            if let Some(new) = redacted {
                 *s = new;
                 changed = true;
             }
