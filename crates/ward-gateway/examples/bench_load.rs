@@ -27,6 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         url.host().ok_or(usage)?,
         url.port_u16().unwrap_or(80)
     );
+    // HTTP/1.1 servers expect the origin form (`/v1/...`) on a direct connection.
+    let path: hyper::Uri = url.path_and_query().map_or("/", |p| p.as_str()).parse()?;
     let per_conn = total.div_ceil(conns);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -35,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let start = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..conns {
-            let (addr, url, key, body) = (addr.clone(), url.clone(), key.clone(), body.clone());
+            let (addr, url, key, body) = (addr.clone(), path.clone(), key.clone(), body.clone());
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(per_conn);
                 let mut errors = 0usize;
