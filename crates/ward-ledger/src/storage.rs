@@ -166,11 +166,14 @@ impl SqliteStorage {
 
     fn configure(&self) -> Result<(), Error> {
         // WAL with synchronous=FULL fsyncs the WAL on every commit, so an acknowledged
-        // append survives power loss, not only a process crash.
+        // append survives power loss, not only a process crash. Copying the WAL back into
+        // the database (which fsyncs it too) every 32 MiB rather than every 4 MiB keeps
+        // those extra fsyncs off most commits.
         self.conn
             .execute_batch(
                 "PRAGMA journal_mode=WAL;
                  PRAGMA synchronous=FULL;
+                 PRAGMA wal_autocheckpoint=8192;
                  PRAGMA foreign_keys=ON;
                  PRAGMA busy_timeout=10000;",
             )
