@@ -262,6 +262,20 @@ fn recomputed_tree_without_stored_checkpoints_is_caught_by_an_external_one() {
 }
 
 #[test]
+fn edited_tree_node_is_detected() {
+    let (_dir, db) = log_with(20);
+    let id = (1i64 << 48) | 2;
+    sql(&db)
+        .execute("UPDATE nodes SET hash = zeroblob(32) WHERE id = ?1", [id])
+        .unwrap();
+    assert_tampered(
+        &db,
+        &[],
+        "first bad entry `4`: stored tree node at level `1` index `2`",
+    );
+}
+
+#[test]
 fn forged_checkpoint_is_detected() {
     let (_dir, db) = log_with(5);
     sql(&db).execute("UPDATE checkpoints SET note = replace(note, char(10) || '5' || char(10), char(10) || '4' || char(10))", []).unwrap();
