@@ -168,7 +168,15 @@ impl Ledger {
             format!("{}\n", signer.verifier()).as_bytes(),
             0o644,
         )?;
-        let storage = SqliteStorage::create(path, origin)?;
+        let storage = match SqliteStorage::create(path, origin) {
+            Ok(storage) => storage,
+            Err(e) => {
+                // Without its log the new key is useless; removing it lets the user retry.
+                let _ = std::fs::remove_file(&key);
+                let _ = std::fs::remove_file(&public);
+                return Err(e);
+            }
+        };
         Ledger::start(path, Box::new(storage), Some(signer), options)
     }
 

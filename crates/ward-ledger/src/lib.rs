@@ -28,7 +28,7 @@ pub use ledger::{
 };
 pub use merkle::Hash;
 pub use note::{Checkpoint, NoteSigner, NoteVerifier};
-pub use verify::{Outcome, VerifyOptions, VerifyReport, verify};
+pub use verify::{Outcome, VerifyOptions, VerifyReport, verify, verify_storage};
 
 /// Everything that can go wrong in `ward-ledger`.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@
 //!   rows;
 //! - `checkpoints(size INTEGER PRIMARY KEY, note TEXT)`: signed checkpoint notes.
 
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -100,14 +101,25 @@ fn to_i64(n: u64) -> Result<i64, Error> {
 impl SqliteStorage {
     /// Creates a new database at `path`; fails if the file exists.
     pub fn create(path: &Path, origin: &str) -> Result<SqliteStorage, Error> {
-        if path.exists() {
-            return Err(Error::AlreadyExists {
-                path: path.to_owned(),
-            });
-        }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        // Creating the (empty) file first, exclusively, means two concurrent `create`s
+        // cannot both succeed, and the log is private (0600) from its first byte: audit
+        // entries can be sensitive. SQLite gives its `-wal` and `-shm` files the same mode.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
+                    path: path.to_owned(),
+                },
+                _ => Error::Io {
+                    action: "create",
+                    path: path.to_owned(),
+                    source: e,
+                },
+            })?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| sql(path, e))?;
         let storage = SqliteStorage {
             path: path.to_owned(),
@@ -166,11 +178,14 @@ impl SqliteStorage {
 
     fn configure(&self) -> Result<(), Error> {
         // WAL with synchronous=FULL fsyncs the WAL on every commit, so an acknowledged
-        // append survives power loss, not only a process crash.
+        // append survives power loss, not only a process crash. Copying the WAL back into
+        // the database (which fsyncs it too) every 32 MiB rather than every 4 MiB keeps
+        // those extra fsyncs off most commits.
         self.conn
             .execute_batch(
                 "PRAGMA journal_mode=WAL;
                  PRAGMA synchronous=FULL;
+                 PRAGMA wal_autocheckpoint=8192;
                  PRAGMA foreign_keys=ON;
                  PRAGMA busy_timeout=10000;",
             )

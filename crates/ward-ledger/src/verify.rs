@@ -62,7 +62,14 @@ struct Known {
 /// signature, its agreement with the recomputed tree and its consistency with the current
 /// tree. I/O and format errors are `Err`; tampering is `Ok` with [`Outcome::Tampered`].
 pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Error> {
-    let mut storage = SqliteStorage::open(path)?;
+    verify_storage(&mut SqliteStorage::open(path)?, options)
+}
+
+/// [`verify`] over any [`Storage`].
+pub fn verify_storage(
+    storage: &mut dyn Storage,
+    options: &VerifyOptions,
+) -> Result<VerifyReport, Error> {
     let origin = storage.origin()?;
     let size = storage.size()?;
     let mut report = VerifyReport {
@@ -178,7 +185,7 @@ pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Erro
                 }
             }
         }
-        if let Some(outcome) = check_nodes(&mut storage, &completed)? {
+        if let Some(outcome) = check_nodes(storage, &completed)? {
             report.outcome = outcome;
             return Ok(report);
         }
@@ -202,7 +209,7 @@ pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Erro
 
     // Every checkpoint must also be provably consistent with the current tree, using the
     // stored nodes that proofs are served from.
-    let mut nodes = StorageNodes(&mut storage);
+    let mut nodes = StorageNodes(storage);
     for (&cp_size, list) in &known {
         if cp_size == 0 {
             continue;
@@ -251,7 +258,7 @@ fn check_leaf(seq: u64, bytes: &[u8], stored_hash: &[u8]) -> Option<String> {
 }
 
 /// Compares recomputed interior nodes with the stored ones.
-fn check_nodes(storage: &mut SqliteStorage, completed: &[Node]) -> Result<Option<Outcome>, Error> {
+fn check_nodes(storage: &mut dyn Storage, completed: &[Node]) -> Result<Option<Outcome>, Error> {
     let mut by_level: BTreeMap<u8, Vec<&Node>> = BTreeMap::new();
     for node in completed {
         by_level.entry(node.level).or_default().push(node);

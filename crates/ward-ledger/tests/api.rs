@@ -113,6 +113,8 @@ fn create_refuses_to_overwrite_and_keys_are_private() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600);
+    let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the log itself is private");
     assert!(matches!(
         Ledger::create(&db, "example.com/audit"),
         Err(ward_ledger::Error::AlreadyExists { .. })

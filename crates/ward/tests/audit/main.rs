@@ -262,6 +262,20 @@ fn recomputed_tree_without_stored_checkpoints_is_caught_by_an_external_one() {
 }
 
 #[test]
+fn edited_tree_node_is_detected() {
+    let (_dir, db) = log_with(20);
+    let id = (1i64 << 48) | 2;
+    sql(&db)
+        .execute("UPDATE nodes SET hash = zeroblob(32) WHERE id = ?1", [id])
+        .unwrap();
+    assert_tampered(
+        &db,
+        &[],
+        "first bad entry `4`: stored tree node at level `1` index `2`",
+    );
+}
+
+#[test]
 fn forged_checkpoint_is_detected() {
     let (_dir, db) = log_with(5);
     sql(&db).execute("UPDATE checkpoints SET note = replace(note, char(10) || '5' || char(10), char(10) || '4' || char(10))", []).unwrap();
@@ -491,22 +505,25 @@ fn sigkill_loses_no_acknowledged_entry() {
             }
         });
         let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .map(|l| l.parse::<u64>().unwrap())
-                .collect::<Vec<_>>()
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                tx.send(line.parse::<u64>().unwrap()).unwrap();
+            }
         });
-        std::thread::sleep(Duration::from_millis(50 + rng.below(400)));
+        // Kill at a random point once appends are flowing, so every round dies mid-stream.
+        let first = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
         child.kill().unwrap(); // SIGKILL on Unix.
-        child.wait().unwrap();
-        feeder.join().unwrap();
-        let seqs = reader.join().unwrap();
-        assert!(
-            !seqs.is_empty(),
-            "round {round}: nothing was acknowledged before the kill"
+        let status = child.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "round {round}: the append process was not killed mid-stream"
         );
+        feeder.join().unwrap();
+        reader.join().unwrap();
+        let seqs: Vec<u64> = std::iter::once(first).chain(rx.try_iter()).collect();
         for (i, seq) in seqs.into_iter().enumerate() {
             acknowledged.push((seq, round, i as u64));
         }
@@ -517,6 +534,11 @@ fn sigkill_loses_no_acknowledged_entry() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    eprintln!(
+        "{} entries acknowledged over 6 kills, {} stored",
+        acknowledged.len(),
+        stored.len()
+    );
     for (seq, round, i) in &acknowledged {
         let leaf = stored
             .get(*seq as usize)
