@@ -19,6 +19,12 @@ struct Cli {
 enum Command {
     /// Find malicious or unsafe content in model files before anyone loads them.
     Scan(cmd::scan::ScanArgs),
+    /// Tamper-evident audit log: append, checkpoint, prove, verify.
+    Audit(cmd::audit::AuditArgs),
+    /// Run the OpenAI-compatible guard proxy (`ward gateway init` sets it up).
+    Gateway(cmd::gateway::GatewayArgs),
+    /// Create, list and revoke gateway keys.
+    Keys(cmd::keys::KeysArgs),
 }
 
 /// Exit code for usage, policy and I/O errors (clap uses the same for usage errors).
@@ -27,13 +33,13 @@ const EXIT_ERROR: u8 = 2;
 fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
     let result = match command {
-        Command::Scan(args) => cmd::scan::run(args),
+        Command::Scan(args) => cmd::scan::run(args).map(ExitCode::from),
+        Command::Audit(args) => cmd::audit::run(args),
+        Command::Gateway(args) => cmd::gateway::run(args),
+        Command::Keys(args) => cmd::keys::run(args),
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(EXIT_ERROR)
-        }
-    }
+    result.unwrap_or_else(|err| {
+        eprintln!("error: {err:#}");
+        ExitCode::from(EXIT_ERROR)
+    })
 }

@@ -1,3 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
+pub mod gateway;
+pub mod keys;
 pub mod scan;
