@@ -16,13 +16,23 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Sign a model (directory or file) with an OpenSSF Model Signing signature.
+    #[command(subcommand)]
+    Sign(cmd::sign::SignCommand),
+    /// Verify a model against its OpenSSF Model Signing signature (exit 0 verified,
+    /// 1 verification failed, 2 usage or I/O error).
+    #[command(subcommand)]
+    Verify(cmd::sign::VerifyCommand),
+    /// Print a model's root digest, as recorded in its signature.
+    Digest(cmd::sign::DigestArgs),
+}
 
-#[expect(
-    unreachable_code,
-    reason = "no subcommand yet: the first one removes this"
-)]
 fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
-    match command {}
+    match command {
+        Command::Sign(command) => cmd::sign::run_sign(command),
+        Command::Verify(command) => cmd::sign::run_verify(command),
+        Command::Digest(args) => cmd::sign::run_digest(args),
+    }
 }
