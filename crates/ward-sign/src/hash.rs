@@ -127,6 +127,12 @@ pub enum Span {
     },
 }
 
+thread_local! {
+    /// One read buffer per hashing thread, reused across files: allocating (and zeroing)
+    /// a fresh buffer per file would cost more than hashing a small file.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Hashes `span` of the file at `path`, streaming through a fixed buffer and reporting
 /// the bytes read to `progress`.
 pub fn hash_file(
@@ -135,12 +141,31 @@ pub fn hash_file(
     algorithm: HashAlgorithm,
     progress: &ProgressBar,
 ) -> Result<Digest> {
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            if buffer.len() != BUFFER_SIZE {
+                buffer.resize(BUFFER_SIZE, 0);
+            }
+            hash_with(path, span, algorithm, progress, &mut buffer)
+        }
+        // Only reachable if hashing re-entered itself on this thread; a private buffer
+        // keeps it correct anyway.
+        Err(_) => hash_with(path, span, algorithm, progress, &mut vec![0u8; BUFFER_SIZE]),
+    })
+}
+
+fn hash_with(
+    path: &Path,
+    span: Span,
+    algorithm: HashAlgorithm,
+    progress: &ProgressBar,
+    buffer: &mut [u8],
+) -> Result<Digest> {
     let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
     let mut hasher = Hasher::new(algorithm);
-    let mut buffer = vec![0u8; BUFFER_SIZE];
     match span {
         Span::Whole => loop {
-            let n = read_some(&mut file, &mut buffer, path)?;
+            let n = read_some(&mut file, buffer, path)?;
             let Some(chunk) = buffer.get(..n) else { break };
             if n == 0 {
                 break;
@@ -154,7 +179,9 @@ pub fn hash_file(
             let expected = end.saturating_sub(start);
             let mut left = expected;
             while left > 0 {
-                let want = usize::try_from(left).unwrap_or(usize::MAX).min(BUFFER_SIZE);
+                let want = usize::try_from(left)
+                    .unwrap_or(usize::MAX)
+                    .min(buffer.len());
                 let Some(slot) = buffer.get_mut(..want) else {
                     break;
                 };

@@ -69,7 +69,8 @@ pub fn normalize_ignore_path(path: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-fn is_ignored(rel: &str, ignore_paths: &[String]) -> bool {
+/// Whether the relative path `rel` is one of `ignore_paths` or lies below one.
+pub fn is_ignored(rel: &str, ignore_paths: &[String]) -> bool {
     ignore_paths.iter().any(|ignored| {
         rel == ignored
             || rel

@@ -191,8 +191,9 @@ impl fmt::Display for ManifestDiff {
     }
 }
 
-/// The file a resource name refers to.
-fn resource_file(name: &str, method: Method) -> &str {
+/// The file a resource name refers to (the name itself, or the path part of a shard
+/// name).
+pub fn resource_file(name: &str, method: Method) -> &str {
     match method {
         Method::Files => name,
         Method::Shards { .. } => parse_shard_name(name).map_or(name, |(path, _, _)| path),

@@ -12,8 +12,10 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use ward_sign::cert::{Cert, certs_from_pem};
 use ward_sign::keys::{SigningKey, VerifyingKey, read_bounded};
-use ward_sign::model::{GIT_PATHS, HashOptions, Progress, hash_model, normalize_ignore_path};
-use ward_sign::verify::{Identity, Trust, authenticate, compare, sign};
+use ward_sign::model::{
+    GIT_PATHS, HashOptions, Progress, hash_model, is_ignored, normalize_ignore_path,
+};
+use ward_sign::verify::{Identity, Trust, authenticate, compare, resource_file, sign};
 use ward_sign::{HashAlgorithm, Method};
 
 /// Largest signature file read; a manifest of a million files is about 200 MB.
@@ -416,7 +418,19 @@ fn verify_model(command: VerifyCommand) -> Result<ExitCode> {
         allow_symlinks: common.allow_symlinks,
         ignore_paths: ignore,
     };
-    let actual = hash_model(&common.model, &options, Progress::Auto)?;
+    let mut actual = hash_model(&common.model, &options, Progress::Auto)?;
+    if signed.serialization.ignore_paths.is_empty() {
+        // Model signing 1.0 left git files out without recording it in the signature.
+        // Unsigned git files are tolerated for such signatures; signed ones are still
+        // compared.
+        let git: Vec<String> = GIT_PATHS.iter().map(|p| (*p).to_owned()).collect();
+        let names: std::collections::HashSet<&str> =
+            signed.resources.iter().map(|r| r.name.as_str()).collect();
+        actual.resources.retain(|r| {
+            names.contains(r.name.as_str())
+                || !is_ignored(resource_file(&r.name, signed.serialization.method), &git)
+        });
+    }
     let diff = compare(&signed, &actual, common.ignore_unsigned_files);
     if !diff.is_empty() {
         return Err(ward_sign::Error::Mismatch {

@@ -894,6 +894,44 @@ fn keys_single_files_and_usage_errors() {
     args.push(&model);
     assert_code(&ward(&args), 0);
 
+    // A signature without `ignore_paths` (as model signing 1.0 wrote them) tolerates
+    // unsigned git files, as 1.0 did, but still compares the ones it signed.
+    let legacy = env.path("legacy");
+    make_model(&legacy);
+    let sig = env.path("legacy.sig");
+    let out = ward(&[
+        &"sign",
+        &"key",
+        &"--private-key",
+        &env.pki("p256.pem"),
+        &"--no-ignore-git-paths",
+        &"--signature",
+        &sig,
+        &legacy,
+    ]);
+    assert_code(&out, 0);
+    assert!(!signed_statement(&sig).contains("ignore_paths"));
+    fs::create_dir_all(legacy.join(".git")).unwrap();
+    fs::write(legacy.join(".git/HEAD"), b"ref").unwrap();
+    let verify: [&dyn AsRef<std::ffi::OsStr>; 7] = [
+        &"verify",
+        &"key",
+        &"--public-key",
+        &env.pki("p256.pub"),
+        &"--signature",
+        &sig,
+        &legacy,
+    ];
+    assert_code(&ward(&verify), 0);
+    fs::write(legacy.join(".gitignore"), b"changed").unwrap();
+    let out = ward(&verify);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("changed: `.gitignore`"),
+        "{}",
+        stderr(&out)
+    );
+
     // An empty model is refused, and so is a symbolic link unless allowed.
     let empty = env.path("empty");
     fs::create_dir_all(empty.join(".git")).unwrap();
