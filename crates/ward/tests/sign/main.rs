@@ -69,10 +69,24 @@ impl Env {
         self.pki.join(name)
     }
 
-    /// Runs a reference tool with every proxy pointed at a closed loopback port, so that
-    /// any attempt to reach Sigstore or the network fails the test instead of passing.
+    /// Runs a reference tool without network: in an empty network namespace when the
+    /// system allows it (`unshare -n`), and always with every proxy pointed at a closed
+    /// loopback port, so that an attempt to reach Sigstore fails the test.
     fn reference(&self, program: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> (bool, String) {
-        let mut cmd = Command::new(program);
+        static UNSHARE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let isolate = *UNSHARE.get_or_init(|| {
+            Command::new("unshare")
+                .args(["-n", "true"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        let mut cmd = if isolate {
+            let mut cmd = Command::new("unshare");
+            cmd.arg("-n").arg(program);
+            cmd
+        } else {
+            Command::new(program)
+        };
         for arg in args {
             cmd.arg(arg);
         }
