@@ -356,6 +356,25 @@ mod tests {
     }
 
     #[test]
+    fn colons_in_names_survive_shard_naming() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a:b.bin"), vec![1u8; 15]).unwrap();
+        let m = hash_model(
+            dir.path(),
+            &options(Method::Shards { shard_size: 10 }),
+            Progress::Hidden,
+        )
+        .unwrap();
+        assert_eq!(names(&m), vec!["a:b.bin:0:10", "a:b.bin:10:15"]);
+        let parsed: Vec<_> = m
+            .resources
+            .iter()
+            .map(|r| crate::manifest::parse_shard_name(&r.name).unwrap())
+            .collect();
+        assert_eq!(parsed, vec![("a:b.bin", 0, 10), ("a:b.bin", 10, 15)]);
+    }
+
+    #[test]
     fn ignore_path_normalisation() {
         assert_eq!(
             normalize_ignore_path(Path::new("./a/b/")),
