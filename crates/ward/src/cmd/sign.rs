@@ -474,8 +474,7 @@ fn digest(args: DigestArgs) -> Result<()> {
     )?;
     let options = hash_options(&args.hashing, ignore);
     let manifest = hash_model(&args.model, &options, Progress::Auto)?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
+    let text = if args.json {
         let resources: Vec<serde_json::Value> = manifest
             .resources
             .iter()
@@ -503,11 +502,15 @@ fn digest(args: DigestArgs) -> Result<()> {
             },
             "resources": resources,
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        serde_json::to_string_pretty(&value)?
     } else {
-        writeln!(out, "sha256:{}", hex::encode(manifest.root_digest()))?;
+        format!("sha256:{}", hex::encode(manifest.root_digest()))
+    };
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        // A closed pipe (`ward digest | head`) means the reader has what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("cannot write to stdout")?),
     }
-    Ok(())
 }
 
 #[cfg(test)]
