@@ -19,6 +19,15 @@ struct Cli {
 enum Command {
     /// Find malicious or unsafe content in model files before anyone loads them.
     Scan(cmd::scan::ScanArgs),
+    /// Sign a model (directory or file) with an OpenSSF Model Signing signature.
+    #[command(subcommand)]
+    Sign(cmd::sign::SignCommand),
+    /// Verify a model against its OpenSSF Model Signing signature (exit 0 verified,
+    /// 1 verification failed, 2 usage or I/O error).
+    #[command(subcommand)]
+    Verify(cmd::sign::VerifyCommand),
+    /// Print a model's root digest, as recorded in its signature.
+    Digest(cmd::sign::DigestArgs),
     /// Tamper-evident audit log: append, checkpoint, prove, verify.
     Audit(cmd::audit::AuditArgs),
     /// Run the OpenAI-compatible guard proxy (`ward gateway init` sets it up).
@@ -34,6 +43,9 @@ fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
     let result = match command {
         Command::Scan(args) => cmd::scan::run(args).map(ExitCode::from),
+        Command::Sign(command) => Ok(cmd::sign::run_sign(command)),
+        Command::Verify(command) => Ok(cmd::sign::run_verify(command)),
+        Command::Digest(args) => Ok(cmd::sign::run_digest(args)),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Gateway(args) => cmd::gateway::run(args),
         Command::Keys(args) => cmd::keys::run(args),

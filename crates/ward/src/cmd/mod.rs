@@ -4,3 +4,4 @@ pub mod audit;
 pub mod gateway;
 pub mod keys;
 pub mod scan;
+pub mod sign;
