@@ -32,11 +32,19 @@ impl Context {
     /// allowed callables.
     pub fn new(limits: Limits) -> Self {
         let budget = Budget::new(limits.time_budget);
-        Self { limits, budget, allowed_globals: BTreeSet::new(), depth: 0 }
+        Self {
+            limits,
+            budget,
+            allowed_globals: BTreeSet::new(),
+            depth: 0,
+        }
     }
 
     /// The context for an input nested one container deeper.
     pub fn nested(&self) -> Self {
-        Self { depth: self.depth.saturating_add(1), ..self.clone() }
+        Self {
+            depth: self.depth.saturating_add(1),
+            ..self.clone()
+        }
     }
 }
