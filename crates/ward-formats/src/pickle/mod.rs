@@ -395,15 +395,17 @@ pub fn parse_slice(bytes: &[u8], opts: &Options<'_>) -> Pickle {
 
 /// Whether `prefix` (the first bytes of an input) looks like the start of a pickle.
 ///
-/// Protocol 2 to 5 pickles start with `PROTO` and a known version, then an opcode. Protocol
+/// Pickles that start with `PROTO` (a known version, then an opcode) are accepted. Protocol
 /// 0 and 1 pickles have no magic number, so the prefix is run through the machine: it must
 /// reach `STOP`, or the end of the prefix, without an invalid opcode, having executed at
 /// least one opcode that builds a value or imports a name. Plain text almost never passes
 /// (its first bytes are rarely a valid opcode sequence that ends cleanly).
 pub fn sniff(prefix: &[u8]) -> bool {
     match prefix {
-        [0x80, proto, next, ..] if (2..=HIGHEST_PROTOCOL).contains(proto) => vm::is_opcode(*next),
-        [0x80, proto] => (2..=HIGHEST_PROTOCOL).contains(proto),
+        // `PROTO` is a binary opcode no text starts with; CPython accepts any version up to
+        // its highest, 0 and 1 included.
+        [0x80, proto, next, ..] if *proto <= HIGHEST_PROTOCOL => vm::is_opcode(*next),
+        [0x80, proto] => *proto <= HIGHEST_PROTOCOL,
         [first, ..] if vm::is_opcode(*first) => vm::trial_parse(prefix),
         _ => false,
     }

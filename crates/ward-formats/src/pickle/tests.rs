@@ -306,3 +306,11 @@ fn deeply_nested_values_are_dropped_without_recursion() {
     bytes.extend_from_slice(b"h\x00.");
     assert_eq!(parse(&bytes).error, None);
 }
+
+#[test]
+fn sniff_accepts_proto_zero_before_names_it_would_not_guess() {
+    // Found by fuzzing: `PROTO 0` then a GLOBAL whose names are not identifiers.
+    let bytes = b"\x80\x00c.x\n-y\n.";
+    assert_eq!(parse(bytes).error, None);
+    assert!(sniff(bytes));
+}

@@ -94,7 +94,7 @@ struct List {
 struct Tuple {
     /// The first [`CONTAINER_CAP`] items.
     items: Vec<Value>,
-    /// Whether no list, dict or impure object is reachable from it (then it cannot be part
+    /// Whether no list, dict or object is reachable from it (then it cannot be part
     /// of a reference cycle).
     pure: bool,
 }
@@ -113,8 +113,6 @@ struct Object {
     callable: Option<Rc<str>>,
     args: Value,
     state: Option<Value>,
-    /// Whether its arguments and state are pure (see [`Tuple::pure`]).
-    pure: bool,
 }
 
 // Values can nest as deep as the opcode limit allows (`TUPLE1` applied a million times),
@@ -256,12 +254,13 @@ fn is_leaf(v: &Value) -> bool {
     )
 }
 
-/// Whether a value cannot reach a list or dict.
+/// Whether a value cannot reach a list, dict or object.
 fn is_pure(v: &Value) -> bool {
     match v {
         Value::List(_) | Value::Dict(_) => false,
         Value::Tuple(t) => t.pure,
-        Value::Object(o) => o.try_borrow().map(|o| o.pure).unwrap_or(false),
+        // Objects are mutable through `BUILD`, even into themselves.
+        Value::Object(_) => false,
         _ => true,
     }
 }
@@ -618,6 +617,8 @@ impl<'o> Machine<'o> {
                 d.dunder = Some(Rc::from(key));
             }
             if d.pairs.len() < CONTAINER_CAP
+                // Keys can close a cycle as well as values (`d[d] = 0`).
+                && self.may_store(&k, || CycleCandidate::Dict(Rc::downgrade(rc)))
                 && self.may_store(&v, || CycleCandidate::Dict(Rc::downgrade(rc)))
             {
                 d.pairs.push((k, v));
@@ -809,16 +810,13 @@ impl<'o> Machine<'o> {
     }
 
     fn object(&mut self, callable: Option<Rc<str>>, args: Value) -> Value {
-        let pure = is_pure(&args);
         let rc = Rc::new(RefCell::new(Object {
             callable,
             args: Value::None,
             state: None,
-            pure,
         }));
         let args = self.storable(args, || CycleCandidate::Object(Rc::downgrade(&rc)));
         if let Ok(mut o) = rc.try_borrow_mut() {
-            o.pure = is_pure(&args);
             o.args = args;
         }
         Value::Object(rc)
@@ -939,9 +937,7 @@ impl<'o> Machine<'o> {
         }
         if let Value::Object(o) = &target {
             let stored = self.storable(state.clone(), || CycleCandidate::Object(Rc::downgrade(o)));
-            let pure = is_pure(&stored);
             if let Ok(mut o) = o.try_borrow_mut() {
-                o.pure = o.pure && pure;
                 o.state = Some(stored);
             }
         }
