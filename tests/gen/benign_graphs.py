@@ -1,16 +1,15 @@
 """Benign graph-format models made with the real libraries, for ward's tests.
 
-Usage: benign_graphs.py OUTDIR [--with-external-data]
+Usage: benign_graphs.py OUTDIR
 
 Writes ONNX models built with `onnx.helper` (plain, and with If and Loop subgraphs), Keras 3 models saved as `.keras` and `.h5`
 with several ordinary layer types, and TensorFlow protobuf files (a frozen GraphDef and a
 SavedModel) serialized with the compiled TensorFlow protos that `tensorboard` ships. Every
 file must scan clean.
 
-With `--with-external-data` it also writes `onnx-external/`, a model whose weights live in
-`model.onnx.data` next to it. The model scans clean, but a directory walk reports the raw
-data file itself as an unknown format (low), so the option is off for corpus-wide checks
-that expect no finding at all.
+It also writes `onnx-external/`, a model whose weights live in `model.onnx.data` next to
+it: the model claims that file as raw tensor bytes, so a directory walk must report neither
+the model nor its data file.
 
 TensorFlow itself is not installed (it is very large); `tensorboard.compat.proto` has no
 `SavedModel` message, so the two-field `SavedModel` wrapper (schema version 1, then the
@@ -239,15 +238,12 @@ def varint(n):
 
 def main():
     args = sys.argv[1:]
-    external = "--with-external-data" in args
-    args = [a for a in args if a != "--with-external-data"]
     if len(args) != 1:
-        sys.exit("usage: benign_graphs.py OUTDIR [--with-external-data]")
+        sys.exit("usage: benign_graphs.py OUTDIR")
     out = args[0]
     os.makedirs(out, exist_ok=True)
     onnx_models(out)
-    if external:
-        onnx_external(out)
+    onnx_external(out)
     keras_models(out)
     tf_graphs(out)
 

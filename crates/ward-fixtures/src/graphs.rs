@@ -240,6 +240,45 @@ pub fn fixtures() -> Vec<Fixture> {
         &[],
     ));
 
+    // A model's own data files hold raw tensor bytes that match no format: a folder walk
+    // lets the model claim them and reports nothing, while recognisable content in a claimed
+    // file is still scanned as what it is. The bytes stand in for four `float32` ones.
+    let raw_tensor: Vec<u8> = [0x00, 0x00, 0x80, 0x3f].repeat(4);
+    out.push(Fixture::tree(
+        "graphs/onnx-external-inside",
+        vec![
+            ("model.onnx".to_string(), onnx_with_external("weights.bin")),
+            ("weights.bin".to_string(), raw_tensor.clone()),
+        ],
+        &[],
+    ));
+    out.push(Fixture::tree(
+        "graphs/onnx-external-pickle",
+        vec![
+            ("model.onnx".to_string(), onnx_with_external("weights.bin")),
+            (
+                "weights.bin".to_string(),
+                crate::pickle::call("posix", "system", "echo ward-fixture"),
+            ),
+        ],
+        &["pickle-dangerous-global"],
+    ));
+    out.push(Fixture::tree(
+        "graphs/tf-savedmodel-variables",
+        vec![
+            (
+                "saved_model.pb".to_string(),
+                tf::saved_model(tf::graph_def(ordinary(), vec![])),
+            ),
+            ("variables/variables.index".to_string(), raw_tensor.clone()),
+            (
+                "variables/variables.data-00000-of-00001".to_string(),
+                raw_tensor,
+            ),
+        ],
+        &[],
+    ));
+
     // Keras `.keras` zips.
     out.push(Fixture::file(
         "graphs/keras-lambda.keras",

@@ -17,6 +17,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 use tempfile::SpooledTempFile;
 use ward_formats::compress::{self, DecompressError};
@@ -43,6 +44,9 @@ pub struct FileOutcome {
     pub format: Format,
     /// Everything found, members included.
     pub findings: Vec<Finding>,
+    /// Files beside this one that its loader reads as raw tensor bytes (see
+    /// [`crate::scan::EngineOutcome::claims`]).
+    pub claims: Vec<PathBuf>,
 }
 
 /// Detects the format of `src` (`len` bytes), scans it with the matching rule and recurses
@@ -60,6 +64,7 @@ pub fn scan_source(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context
             return FileOutcome {
                 format: Format::Unknown,
                 findings,
+                claims: Vec::new(),
             };
         }
     };
@@ -72,15 +77,38 @@ pub fn scan_source(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context
             return FileOutcome {
                 format: Format::Zip,
                 findings,
+                claims: Vec::new(),
             };
         }
-        return FileOutcome { format, findings };
+        return FileOutcome {
+            format,
+            findings,
+            claims: Vec::new(),
+        };
     }
-    findings.extend(dispatch(format, src, len, loc, ctx));
+    // Only a file on disk has siblings a loader would read; members and stdin do not.
+    let on_disk = ctx.depth == 0 && loc.members.is_empty() && loc.path != crate::scan::STDIN_NAME;
+    let mut claims = Vec::new();
+    match format {
+        Format::Onnx if on_disk => {
+            let outcome = crate::onnx::scan_model(src, len, loc, ctx);
+            findings.extend(outcome.findings);
+            claims = crate::onnx::claimed_files(&outcome.model, Path::new(&loc.path));
+        }
+        Format::TfSavedModel if on_disk => {
+            findings.extend(dispatch(format, src, len, loc, ctx));
+            claims = crate::tf::claimed_files(Path::new(&loc.path));
+        }
+        _ => findings.extend(dispatch(format, src, len, loc, ctx)),
+    }
     if format != Format::Zip {
         findings.extend(appended_zip(format, src, len, loc, ctx).unwrap_or_default());
     }
-    FileOutcome { format, findings }
+    FileOutcome {
+        format,
+        findings,
+        claims,
+    }
 }
 
 fn read_prefix(src: &mut dyn Source, len: u64) -> io::Result<Vec<u8>> {

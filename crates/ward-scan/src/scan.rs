@@ -98,6 +98,9 @@ pub const CODES: &[Code] = &[
     WAIVER_UNMATCHED,
 ];
 
+/// The format name reports give to a file that a scanned model reads as raw tensor bytes.
+pub const TENSOR_DATA: &str = "tensor-data";
+
 /// The name reports give to standard input.
 pub const STDIN_NAME: &str = "<stdin>";
 
@@ -124,6 +127,10 @@ pub struct EngineOutcome {
     pub kind: ContentKind,
     /// Everything found in it, members included.
     pub findings: Vec<Finding>,
+    /// Files beside this one that its loader reads as raw tensor bytes (an ONNX model's
+    /// external data, a SavedModel's variables). The walk does not call them unknown; what
+    /// they hold is still detected by content like any other file.
+    pub claims: Vec<PathBuf>,
 }
 
 /// The format engine, as the walk sees it. The real one is [`DefaultEngine`]; tests of the
@@ -347,7 +354,7 @@ pub fn scan_paths_with(
     let files_total = walk.jobs.len();
     let files_done = AtomicUsize::new(0);
     let bytes_done = AtomicU64::new(0);
-    let scanned: Vec<(FileReport, Option<ScanError>)> = walk
+    let scanned: Vec<(FileReport, Option<ScanError>, Vec<PathBuf>)> = walk
         .jobs
         .par_iter()
         .map(|job| {
@@ -368,10 +375,13 @@ pub fn scan_paths_with(
 
     let mut by_path: BTreeMap<String, FileReport> = BTreeMap::new();
     let mut errors = walk.errors;
-    for (report, error) in scanned {
+    let mut claims = Vec::new();
+    for (report, error, claimed) in scanned {
         errors.extend(error);
         merge(&mut by_path, report);
+        claims.extend(claimed);
     }
+    release_claimed(&mut by_path, &claims);
     for (path, findings) in walk.findings {
         merge(&mut by_path, bare_report(path, findings));
     }
@@ -612,7 +622,7 @@ fn scan_job(
     engine: &dyn Engine,
     job: &Job,
     options: &ScanOptions,
-) -> (FileReport, Option<ScanError>) {
+) -> (FileReport, Option<ScanError>, Vec<PathBuf>) {
     let file = match &job.input {
         JobInput::Path(path) => File::open(path),
         JobInput::Stdin(file) => file.try_clone().and_then(|mut file| {
@@ -624,7 +634,11 @@ fn scan_job(
         Ok(file) => file,
         Err(err) => {
             let (finding, error) = unreadable(&job.display, &err);
-            return (bare_report(job.display.clone(), vec![finding]), Some(error));
+            return (
+                bare_report(job.display.clone(), vec![finding]),
+                Some(error),
+                Vec::new(),
+            );
         }
     };
     let len = file.metadata().map_or(job.size, |meta| meta.len());
@@ -669,7 +683,36 @@ fn scan_job(
             })
             .collect(),
     };
-    (report, None)
+    (report, None, outcome.claims)
+}
+
+/// Files that a scanned model reads as raw tensor bytes are expected to match no format:
+/// drop the walk's `scan-unknown-format` note on them (and only that), so that a benign
+/// model folder scans clean. Anything recognisable in such a file (a pickle, an archive)
+/// was detected by content and is still reported.
+fn release_claimed(by_path: &mut BTreeMap<String, FileReport>, claims: &[PathBuf]) {
+    let claimed: BTreeSet<PathBuf> = claims
+        .iter()
+        .filter_map(|path| fs::canonicalize(path).ok())
+        .collect();
+    if claimed.is_empty() {
+        return;
+    }
+    for report in by_path.values_mut() {
+        if report.format.as_deref() != Some("unknown") {
+            continue;
+        }
+        let Ok(path) = fs::canonicalize(&report.path) else {
+            continue;
+        };
+        if claimed.contains(&path) {
+            report.findings.retain(|reported| {
+                reported.finding.code != UNKNOWN_FORMAT
+                    || !reported.finding.location.members.is_empty()
+            });
+            report.format = Some(TENSOR_DATA.to_owned());
+        }
+    }
 }
 
 fn bare_report(path: String, findings: Vec<Finding>) -> FileReport {
@@ -814,7 +857,9 @@ impl Engine for DefaultEngine {
         ctx: &Context,
     ) -> EngineOutcome {
         let outcome = crate::engine::scan_source(src, len, loc, ctx);
-        outcome_of(outcome.format, outcome.findings)
+        let mut engine_outcome = outcome_of(outcome.format, outcome.findings);
+        engine_outcome.claims = outcome.claims;
+        engine_outcome
     }
 
     fn scan_dir(&self, dir: &Path, loc: &Location, ctx: &Context) -> Vec<Finding> {
@@ -834,6 +879,7 @@ fn outcome_of(format: ward_formats::detect::Format, findings: Vec<Finding>) -> E
         format: format.as_str().to_owned(),
         kind,
         findings,
+        claims: Vec::new(),
     }
 }
 
@@ -877,6 +923,7 @@ mod tests {
                 format: "fake".to_owned(),
                 kind: ContentKind::Known,
                 findings,
+                claims: Vec::new(),
             }
         }
 

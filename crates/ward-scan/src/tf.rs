@@ -9,6 +9,7 @@
 //! so that a new dangerous op is never called clean.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use ward_formats::tf::{self, Graph, Kind, Node};
 
@@ -866,6 +867,30 @@ pub fn check(graph: &Graph, kind: Kind, loc: &Location) -> Vec<Finding> {
     findings
 }
 
+/// The checkpoint files a SavedModel at `saved_model_path` restores its variables from
+/// (`variables/variables.index` and `variables/variables.data-*`): TensorFlow reads them as
+/// tensor bytes, never as code, so they are expected to match no format.
+pub fn claimed_files(saved_model_path: &Path) -> Vec<PathBuf> {
+    let dir = saved_model_path
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join("variables");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|name| {
+                    name == "variables.index" || name.starts_with("variables.data-")
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Cursor;
@@ -1040,7 +1065,6 @@ mod tests {
         let status = std::process::Command::new(python)
             .arg(script)
             .arg(out.path())
-            .arg("--with-external-data")
             .status()
             .unwrap();
         assert!(status.success(), "benign_graphs.py failed");
