@@ -365,11 +365,18 @@ pub fn fixtures() -> Vec<Fixture> {
         garbage,
         &[DANGEROUS, "pickle-trailing-data"],
     ));
-    for ext in ["bin", "pt", "safetensors"] {
+    // A pickle is scanned by content whatever its name; a name that promises a safe format
+    // is reported as well (`.bin` promises nothing, `.pt` may hold a pickle).
+    let misnamed: [(&str, &[&'static str]); 3] = [
+        ("bin", &[DANGEROUS]),
+        ("pt", &[DANGEROUS]),
+        ("safetensors", &[DANGEROUS, "scan-extension-mismatch"]),
+    ];
+    for (ext, expect) in misnamed {
         out.push(Fixture::file(
             format!("pickle/misnamed.{ext}"),
             malicious_by_protocol(2),
-            &[DANGEROUS],
+            expect,
         ));
     }
     for proto in 0..=5u8 {

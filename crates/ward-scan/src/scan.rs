@@ -35,6 +35,16 @@ pub const UNKNOWN_FORMAT: Code = Code {
              format or waive this code for its digest in a policy",
 };
 
+/// A file's extension names one model format and its content is another.
+pub const EXTENSION_MISMATCH: Code = Code {
+    id: "scan-extension-mismatch",
+    severity: Severity::Medium,
+    title: "file extension does not match the content",
+    remedy: "find out why the file was given a misleading name; tools that trust the name \
+             (choosing a loader, or skipping a \"safe\" format) will mishandle it. Rename it \
+             to match its content, or replace it by a file that is what its name says",
+};
+
 /// A file or directory could not be read.
 pub const UNREADABLE: Code = Code {
     id: "scan-unreadable",
@@ -90,6 +100,7 @@ pub const WAIVER_UNMATCHED: Code = Code {
 /// Every `scan-` code.
 pub const CODES: &[Code] = &[
     UNKNOWN_FORMAT,
+    EXTENSION_MISMATCH,
     UNREADABLE,
     SYMLINK_OUTSIDE_ROOT,
     NOT_REGULAR_FILE,
@@ -669,6 +680,22 @@ fn scan_job(
             .with_severity(severity),
         );
     }
+    if outcome.kind == ContentKind::Known
+        && let Some(expected) = lying_extension(&job.display, &outcome.format)
+    {
+        outcome.findings.insert(
+            0,
+            Finding::new(
+                EXTENSION_MISMATCH,
+                loc.clone(),
+                format!(
+                    "the name says {expected} but the content is `{}`; it was scanned as what \
+                     it is",
+                    outcome.format
+                ),
+            ),
+        );
+    }
     let report = FileReport {
         path: job.display.clone(),
         format: Some(outcome.format),
@@ -684,6 +711,45 @@ fn scan_job(
             .collect(),
     };
     (report, None, outcome.claims)
+}
+
+/// The formats a file extension promises, for the extensions that name one model format
+/// unambiguously. Generic names (`.bin`, `.dat`, no extension) promise nothing. Loaders pick
+/// their parser by these names, and users skip scanning "safe" ones, so a `.safetensors`
+/// file that holds a pickle is an attack on that trust (it is still scanned by content).
+const EXTENSION_FORMATS: &[(&str, &str, &[&str])] = &[
+    ("safetensors", "safetensors", &["safetensors"]),
+    ("gguf", "GGUF", &["gguf"]),
+    ("onnx", "ONNX", &["onnx"]),
+    ("npy", "NumPy `.npy`", &["npy"]),
+    ("npz", "NumPy `.npz` (a zip)", &["zip"]),
+    ("keras", "Keras (a zip)", &["zip"]),
+    ("h5", "HDF5", &["hdf5"]),
+    ("hdf5", "HDF5", &["hdf5"]),
+    (
+        "pb",
+        "a TensorFlow or ONNX protobuf",
+        &["tf-saved-model", "tf-graph-def", "onnx"],
+    ),
+    // PyTorch checkpoints are zips, legacy tars or stacked pickles; joblib and pickle files
+    // may be compressed whole.
+    ("pt", "a PyTorch checkpoint", TORCH_FORMATS),
+    ("pth", "a PyTorch checkpoint", TORCH_FORMATS),
+    ("ckpt", "a PyTorch checkpoint", TORCH_FORMATS),
+    ("pkl", "a pickle", TORCH_FORMATS),
+    ("pickle", "a pickle", TORCH_FORMATS),
+    ("joblib", "a joblib file", TORCH_FORMATS),
+];
+
+const TORCH_FORMATS: &[&str] = &[
+    "pickle", "zip", "tar", "gzip", "zlib", "bzip2", "xz", "lzma", "lz4",
+];
+
+/// What a file's extension promised, when the content detected is something else.
+fn lying_extension(path: &str, format: &str) -> Option<&'static str> {
+    let ext = Path::new(path).extension()?.to_str()?.to_ascii_lowercase();
+    let (_, promise, formats) = EXTENSION_FORMATS.iter().find(|(e, _, _)| *e == ext)?;
+    (!formats.contains(&format)).then_some(*promise)
 }
 
 /// Files that a scanned model reads as raw tensor bytes are expected to match no format:
@@ -888,6 +954,29 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+
+    #[test]
+    fn extensions_that_promise_a_format_are_checked_against_the_content() {
+        assert_eq!(
+            lying_extension("m/model.safetensors", "pickle"),
+            Some("safetensors")
+        );
+        assert_eq!(
+            lying_extension("m/MODEL.SAFETENSORS", "pickle"),
+            Some("safetensors")
+        );
+        assert_eq!(lying_extension("m/model.safetensors", "safetensors"), None);
+        assert_eq!(lying_extension("m/model.onnx", "zip"), Some("ONNX"));
+        assert_eq!(lying_extension("m/model.pt", "zip"), None);
+        assert_eq!(lying_extension("m/model.pkl", "gzip"), None);
+        assert_eq!(
+            lying_extension("m/model.pt", "safetensors"),
+            Some("a PyTorch checkpoint")
+        );
+        // Generic or missing extensions promise nothing.
+        assert_eq!(lying_extension("m/pytorch_model.bin", "safetensors"), None);
+        assert_eq!(lying_extension("m/weights", "pickle"), None);
+    }
 
     /// Calls every file starting with `EVIL` a high finding, and records directories.
     #[derive(Default)]

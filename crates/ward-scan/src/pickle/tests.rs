@@ -280,7 +280,10 @@ fn pickle_fixtures_report_exactly_their_codes() {
         }
         got.sort_unstable();
         got.dedup();
+        // A lying extension is reported by the walk, which knows the file's name, not by
+        // the engine; the corpus test through the binary checks it.
         let mut want = fixture.expect.clone();
+        want.retain(|code| *code != crate::scan::EXTENSION_MISMATCH.id);
         want.sort_unstable();
         assert_eq!(got, want, "fixture {}", fixture.name);
     }
