@@ -313,6 +313,11 @@ impl Checkpoint {
     /// ignored (they are covered by the signature all the same).
     pub fn parse_text(text: &str) -> Result<Checkpoint, Error> {
         let bad = |reason: String| Error::Note { reason };
+        // The signed-note format allows no control character but newline in a note's text;
+        // a body with one could never be signed and opened again.
+        if text.chars().any(|c| c.is_ascii_control() && c != '\n') {
+            return Err(bad("checkpoint contains control characters".to_owned()));
+        }
         let mut lines = text.split('\n');
         let origin = lines
             .next()
@@ -346,6 +351,14 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkpoint_bodies_with_control_characters_are_refused() {
+        let root = BASE64.encode([0u8; 32]);
+        assert!(Checkpoint::parse_text(&format!("ex.com/log\n2\n{root}\n")).is_ok());
+        assert!(Checkpoint::parse_text(&format!("\0ex.com/log\n2\n{root}\n")).is_err());
+        assert!(Checkpoint::parse_text(&format!("ex.com/log\r\n2\n{root}\n")).is_err());
+    }
 
     // Test vectors from the `golang.org/x/mod/sumdb/note` package documentation.
     const GO_SIGNER: &str =
