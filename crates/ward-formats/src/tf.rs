@@ -198,33 +198,39 @@ impl Walk<'_> {
         Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
-    /// `SavedModel`: `meta_graphs` = 2.
-    fn saved_model(&mut self, s: &mut Stream<'_>, end: u64) -> Result<(), ProtoError> {
+    /// Walks the fields of one message up to `end` and hands every length-delimited field
+    /// numbered `wanted` to `inner`, one nesting level deeper; other fields are skipped.
+    fn each_submessage(
+        &mut self,
+        s: &mut Stream<'_>,
+        end: u64,
+        depth: usize,
+        wanted: u32,
+        mut inner: impl FnMut(&mut Self, &mut Stream<'_>, u64, usize) -> Result<(), ProtoError>,
+    ) -> Result<(), ProtoError> {
         while let Some((number, value, offset)) = s.field(end)? {
             let StreamValue::Len(n) = value else { continue };
             let sub_end = s.pos().saturating_add(n);
-            if number == 2 {
-                let depth = self.descend(0, offset)?;
-                self.graph.meta_graphs = self.graph.meta_graphs.saturating_add(1);
-                self.meta_graph(s, sub_end, depth)?;
+            if number == wanted {
+                let depth = self.descend(depth, offset)?;
+                inner(self, s, sub_end, depth)?;
             }
             s.seek_to(sub_end)?;
         }
         Ok(())
     }
 
+    /// `SavedModel`: `meta_graphs` = 2.
+    fn saved_model(&mut self, s: &mut Stream<'_>, end: u64) -> Result<(), ProtoError> {
+        self.each_submessage(s, end, 0, 2, |this, s, sub_end, depth| {
+            this.graph.meta_graphs = this.graph.meta_graphs.saturating_add(1);
+            this.meta_graph(s, sub_end, depth)
+        })
+    }
+
     /// `MetaGraphDef`: `graph_def` = 2.
     fn meta_graph(&mut self, s: &mut Stream<'_>, end: u64, depth: usize) -> Result<(), ProtoError> {
-        while let Some((number, value, offset)) = s.field(end)? {
-            let StreamValue::Len(n) = value else { continue };
-            let sub_end = s.pos().saturating_add(n);
-            if number == 2 {
-                let depth = self.descend(depth, offset)?;
-                self.graph_def(s, sub_end, depth)?;
-            }
-            s.seek_to(sub_end)?;
-        }
-        Ok(())
+        self.each_submessage(s, end, depth, 2, Self::graph_def)
     }
 
     /// `GraphDef`: `node` = 1, `library` = 2.
@@ -248,16 +254,7 @@ impl Walk<'_> {
 
     /// `FunctionDefLibrary`: `function` = 1.
     fn library(&mut self, s: &mut Stream<'_>, end: u64, depth: usize) -> Result<(), ProtoError> {
-        while let Some((number, value, offset)) = s.field(end)? {
-            let StreamValue::Len(n) = value else { continue };
-            let sub_end = s.pos().saturating_add(n);
-            if number == 1 {
-                let depth = self.descend(depth, offset)?;
-                self.function(s, sub_end, depth)?;
-            }
-            s.seek_to(sub_end)?;
-        }
-        Ok(())
+        self.each_submessage(s, end, depth, 1, Self::function)
     }
 
     /// `FunctionDef`: `signature` = 1 (an `OpDef` whose `name` = 1), `node_def` = 3.
