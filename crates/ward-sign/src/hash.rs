@@ -163,6 +163,31 @@ fn hash_with(
 ) -> Result<Digest> {
     let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
     let mut hasher = Hasher::new(algorithm);
+    let size = file
+        .metadata()
+        .map_err(|e| Error::io("read the size of", path, e))?
+        .len();
+    let (start, len) = match span {
+        Span::Whole => (0, size),
+        Span::Range { start, end } => {
+            if end > size {
+                return Err(Error::FileChanged {
+                    path: path.to_path_buf(),
+                    expected: end,
+                    found: size,
+                });
+            }
+            (start, end.saturating_sub(start))
+        }
+    };
+    if len >= ward_mapped::MIN_FILE
+        && hash_mapped(&file, path, span, start, len, &mut hasher, progress)?
+    {
+        return Ok(Digest {
+            algorithm,
+            bytes: hasher.finish(),
+        });
+    }
     match span {
         Span::Whole => loop {
             let n = read_some(&mut file, buffer, path)?;
@@ -205,6 +230,42 @@ fn hash_with(
         algorithm,
         bytes: hasher.finish(),
     })
+}
+
+/// Hashes `len` bytes from `start` through mapped windows (no copy out of the page
+/// cache). Returns `Ok(false)`, having hashed nothing, when the file system cannot map
+/// the file, so the caller falls back to reading it.
+fn hash_mapped(
+    file: &File,
+    path: &Path,
+    span: Span,
+    start: u64,
+    len: u64,
+    hasher: &mut Hasher,
+    progress: &ProgressBar,
+) -> Result<bool> {
+    let mut hashed = 0u64;
+    let outcome = ward_mapped::for_each_window(file, start, len, |bytes| {
+        // Progress in 1 MiB steps, as the read path reports.
+        for chunk in bytes.chunks(BUFFER_SIZE) {
+            hasher.update(chunk);
+            progress.inc(chunk.len() as u64);
+        }
+        hashed += bytes.len() as u64;
+    });
+    match outcome {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::FileChanged {
+            path: path.to_path_buf(),
+            expected: match span {
+                Span::Whole => start.saturating_add(len),
+                Span::Range { end, .. } => end,
+            },
+            found: start.saturating_add(hashed),
+        }),
+        Err(_) if hashed == 0 => Ok(false),
+        Err(e) => Err(Error::io("map", path, e)),
+    }
 }
 
 fn read_some(file: &mut File, buffer: &mut [u8], path: &Path) -> Result<usize> {
@@ -305,5 +366,47 @@ mod tests {
         let all = digest_files(&[path.clone(), path.clone()], HashAlgorithm::Blake3).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].1, all[1].1);
+    }
+
+    #[test]
+    fn mapped_and_read_paths_agree_across_window_boundaries() {
+        // Past `ward_mapped::MIN_FILE`, so the mapped path runs; past `WINDOW`, so it
+        // crosses a window boundary.
+        let len = usize::try_from(ward_mapped::WINDOW).unwrap() + 3 * BUFFER_SIZE + 7;
+        let data: Vec<u8> = (0..len)
+            .map(|i| (i % 253) as u8 ^ (i >> 16) as u8)
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.bin");
+        std::fs::write(&path, &data).unwrap();
+        let bar = ProgressBar::hidden();
+        let whole = hash_file(&path, Span::Whole, HashAlgorithm::Sha256, &bar).unwrap();
+        assert_eq!(whole.bytes, sha256(&data).to_vec());
+        assert_eq!(bar.position(), len as u64);
+        let (start, end) = (4097u64, len as u64 - 1);
+        let part = hash_file(
+            &path,
+            Span::Range { start, end },
+            HashAlgorithm::Blake2b,
+            &bar,
+        )
+        .unwrap();
+        let mut expected = Hasher::new(HashAlgorithm::Blake2b);
+        expected.update(&data[4097..len - 1]);
+        assert_eq!(part.bytes, expected.finish());
+        let err = hash_file(
+            &path,
+            Span::Range {
+                start: 1,
+                end: len as u64 + 1,
+            },
+            HashAlgorithm::Sha256,
+            &bar,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::FileChanged { found, .. } if found == len as u64),
+            "{err}"
+        );
     }
 }
