@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::Path;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::bundle::{self, Material, PAYLOAD_TYPE};
@@ -11,6 +12,9 @@ use crate::cert::{Cert, verify_chain};
 use crate::error::{Error, Result};
 use crate::keys::{SigningKey, VerifyingKey};
 use crate::manifest::{Manifest, Method, parse_shard_name};
+use crate::model::{
+    GIT_PATHS, HashOptions, Progress, hash_model, is_ignored, normalize_ignore_path,
+};
 
 /// How the signer identifies itself in the bundle.
 #[derive(Debug, Clone)]
@@ -312,4 +316,101 @@ mod tests {
         let err = authenticate(path, json.as_bytes(), &Trust::Roots(vec![]), now).unwrap_err();
         assert!(matches!(err, Error::Untrusted { .. }), "{err}");
     }
+}
+
+/// Largest signature file read; a manifest of a million files is about 200 MB.
+pub const MAX_SIGNATURE_LEN: u64 = 512 << 20;
+
+/// Reads a signature file, refusing one larger than [`MAX_SIGNATURE_LEN`].
+pub fn read_signature(path: &Path) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io("open signature", path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SIGNATURE_LEN.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read signature", path, e))?;
+    if bytes.len() as u64 > MAX_SIGNATURE_LEN {
+        return Err(Error::Malformed {
+            path: path.to_path_buf(),
+            detail: format!(
+                "larger than {MAX_SIGNATURE_LEN} bytes; check that it names the signature file, not a model file"
+            ),
+        });
+    }
+    Ok(bytes)
+}
+
+/// Resolves `path` (relative to the current directory) to a path relative to the model
+/// root `model_root` (canonical), or `None` if it lies outside the model. Resolution
+/// follows links in the existing part of the path, as model signing does.
+pub fn relative_to_model(model_root: &Path, path: &Path) -> Option<String> {
+    let absolute = std::path::absolute(path).ok()?;
+    let resolved = match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => std::fs::canonicalize(parent).ok()?.join(name),
+        _ => absolute,
+    };
+    let resolved = std::fs::canonicalize(&resolved).unwrap_or(resolved);
+    normalize_ignore_path(resolved.strip_prefix(model_root).ok()?)
+}
+
+/// How [`verify_model`] treats files beyond the signature.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Paths to leave out, relative to the model root (see [`relative_to_model`]).
+    pub ignore_paths: Vec<String>,
+    /// Follow symbolic links inside the model.
+    pub allow_symlinks: bool,
+    /// Tolerate files on disk that the signature does not list.
+    pub ignore_unsigned_files: bool,
+}
+
+/// Authenticates the signature at `signature` against `trust`, hashes the model at
+/// `model` the way the signature records, and compares the two. Returns the signed
+/// manifest when every file matches; a mismatch is [`Error::Mismatch`].
+///
+/// The signature file itself (when it lies inside the model) and the paths the signature
+/// lists as ignored are left out of the hash.
+pub fn verify_model(
+    model: &Path,
+    signature: &Path,
+    trust: &Trust,
+    options: &VerifyOptions,
+    progress: Progress,
+    now: SystemTime,
+) -> Result<Manifest> {
+    let bytes = read_signature(signature)?;
+    let signed = authenticate(signature, &bytes, trust, now)?;
+    // The model is hashed with the serialization the (now authenticated) signature
+    // records, leaving out the paths it lists plus the signature file itself.
+    let root = std::fs::canonicalize(model).map_err(|e| Error::io("read", model, e))?;
+    let mut ignore = options.ignore_paths.clone();
+    ignore.extend(relative_to_model(&root, signature));
+    ignore.extend(signed.serialization.ignore_paths.iter().cloned());
+    ignore.sort();
+    ignore.dedup();
+    let hash_options = HashOptions {
+        method: signed.serialization.method,
+        hash: signed.serialization.hash,
+        allow_symlinks: options.allow_symlinks,
+        ignore_paths: ignore,
+    };
+    let mut actual = hash_model(model, &hash_options, progress)?;
+    if signed.serialization.ignore_paths.is_empty() {
+        // Model signing 1.0 left git files out without recording it in the signature.
+        // Unsigned git files are tolerated for such signatures; signed ones are still
+        // compared.
+        let git: Vec<String> = GIT_PATHS.iter().map(|p| (*p).to_owned()).collect();
+        let names: BTreeSet<&str> = signed.resources.iter().map(|r| r.name.as_str()).collect();
+        actual.resources.retain(|r| {
+            names.contains(r.name.as_str())
+                || !is_ignored(resource_file(&r.name, signed.serialization.method), &git)
+        });
+    }
+    let diff = compare(&signed, &actual, options.ignore_unsigned_files);
+    if !diff.is_empty() {
+        return Err(Error::Mismatch {
+            path: PathBuf::from(model),
+            diff,
+        });
+    }
+    Ok(signed)
 }

@@ -12,14 +12,9 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use ward_sign::cert::{Cert, certs_from_pem};
 use ward_sign::keys::{SigningKey, VerifyingKey, read_bounded};
-use ward_sign::model::{
-    GIT_PATHS, HashOptions, Progress, hash_model, is_ignored, normalize_ignore_path,
-};
-use ward_sign::verify::{Identity, Trust, authenticate, compare, resource_file, sign};
+use ward_sign::model::{GIT_PATHS, HashOptions, Progress, hash_model};
+use ward_sign::verify::{Identity, Trust, VerifyOptions, relative_to_model, sign, verify_model};
 use ward_sign::{HashAlgorithm, Method};
-
-/// Largest signature file read; a manifest of a million files is about 200 MB.
-const MAX_SIGNATURE_LEN: u64 = 512 << 20;
 
 /// Exit code when verification fails.
 const EXIT_FAILED: u8 = 1;
@@ -192,7 +187,7 @@ pub fn run_sign(command: SignCommand) -> ExitCode {
 
 /// Runs `ward verify ...`.
 pub fn run_verify(command: VerifyCommand) -> ExitCode {
-    finish(verify_model(command))
+    finish(verify(command))
 }
 
 /// Runs `ward digest`.
@@ -223,19 +218,6 @@ fn default_signature(model: &Path) -> Result<PathBuf> {
         name.push(".sig");
         Ok(PathBuf::from(name))
     }
-}
-
-/// Resolves `path` (relative to the current directory) to a path relative to the model
-/// root, or `None` if it lies outside the model. Resolution follows links in the
-/// existing part of the path, as model signing does.
-fn relative_to_model(model_root: &Path, path: &Path) -> Option<String> {
-    let absolute = std::path::absolute(path).ok()?;
-    let resolved = match (absolute.parent(), absolute.file_name()) {
-        (Some(parent), Some(name)) => std::fs::canonicalize(parent).ok()?.join(name),
-        _ => absolute,
-    };
-    let resolved = std::fs::canonicalize(&resolved).unwrap_or(resolved);
-    normalize_ignore_path(resolved.strip_prefix(model_root).ok()?)
 }
 
 fn ignore_list(
@@ -380,7 +362,7 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn verify_model(command: VerifyCommand) -> Result<ExitCode> {
+fn verify(command: VerifyCommand) -> Result<ExitCode> {
     let (trust, common) = match command {
         VerifyCommand::Key(a) => (
             Trust::Key(VerifyingKey::from_pem_file(&a.public_key)?),
@@ -400,45 +382,20 @@ fn verify_model(command: VerifyCommand) -> Result<ExitCode> {
             (Trust::Roots(roots), a.common)
         }
     };
-    let bytes = read_signature(&common.signature)?;
-    let now = SystemTime::now();
-    let signed = authenticate(&common.signature, &bytes, &trust, now)?;
-    // The model is hashed with the serialization the (now authenticated) signature
-    // records, leaving out the paths it lists plus the signature file itself.
-    let mut ignore = ignore_list(
-        &common.model,
-        &common.ignore_paths,
-        Some(&common.signature),
-        false,
-    )?;
-    ignore.extend(signed.serialization.ignore_paths.iter().cloned());
-    let options = HashOptions {
-        method: signed.serialization.method,
-        hash: signed.serialization.hash,
+    let ignore_paths = ignore_list(&common.model, &common.ignore_paths, None, false)?;
+    let options = VerifyOptions {
+        ignore_paths,
         allow_symlinks: common.allow_symlinks,
-        ignore_paths: ignore,
+        ignore_unsigned_files: common.ignore_unsigned_files,
     };
-    let mut actual = hash_model(&common.model, &options, Progress::Auto)?;
-    if signed.serialization.ignore_paths.is_empty() {
-        // Model signing 1.0 left git files out without recording it in the signature.
-        // Unsigned git files are tolerated for such signatures; signed ones are still
-        // compared.
-        let git: Vec<String> = GIT_PATHS.iter().map(|p| (*p).to_owned()).collect();
-        let names: std::collections::HashSet<&str> =
-            signed.resources.iter().map(|r| r.name.as_str()).collect();
-        actual.resources.retain(|r| {
-            names.contains(r.name.as_str())
-                || !is_ignored(resource_file(&r.name, signed.serialization.method), &git)
-        });
-    }
-    let diff = compare(&signed, &actual, common.ignore_unsigned_files);
-    if !diff.is_empty() {
-        return Err(ward_sign::Error::Mismatch {
-            path: common.model.clone(),
-            diff,
-        }
-        .into());
-    }
+    let signed = verify_model(
+        &common.model,
+        &common.signature,
+        &trust,
+        &options,
+        Progress::Auto,
+        SystemTime::now(),
+    )?;
     eprintln!(
         "verified `{}` ({} resources, root sha256:{})",
         common.model.display(),
@@ -446,23 +403,6 @@ fn verify_model(command: VerifyCommand) -> Result<ExitCode> {
         hex::encode(signed.root_digest())
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn read_signature(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open signature `{}`", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_SIGNATURE_LEN.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read signature `{}`", path.display()))?;
-    if bytes.len() as u64 > MAX_SIGNATURE_LEN {
-        bail!(
-            "signature `{}` is larger than {MAX_SIGNATURE_LEN} bytes\nhint: check that `--signature` names the signature file, not a model file",
-            path.display()
-        );
-    }
-    Ok(bytes)
 }
 
 fn digest(args: DigestArgs) -> Result<()> {
