@@ -48,8 +48,28 @@ mod graph {
     pub const NODE: u32 = 1;
     pub const NAME: u32 = 2;
     pub const INITIALIZER: u32 = 5;
+    pub const INPUT: u32 = 11;
+    pub const OUTPUT: u32 = 12;
     pub const SPARSE_INITIALIZER: u32 = 15;
 }
+
+/// `ValueInfoProto`, `TypeProto`, `TypeProto.Tensor`, `TensorShapeProto` and
+/// `TensorShapeProto.Dimension` field numbers, for the main graph's inputs and outputs.
+mod value_info {
+    pub const NAME: u32 = 1;
+    pub const TYPE: u32 = 2;
+    pub const TENSOR_TYPE: u32 = 1;
+    pub const ELEM_TYPE: u32 = 1;
+    pub const SHAPE: u32 = 2;
+    pub const DIM: u32 = 1;
+    pub const DIM_VALUE: u32 = 1;
+    pub const DIM_PARAM: u32 = 2;
+}
+
+/// Most inputs (and, separately, outputs) of the main graph that are recorded.
+pub const MAX_GRAPH_IO: usize = 256;
+/// Most dimensions of one input or output shape that are recorded.
+const MAX_DIMS: usize = 32;
 
 /// `NodeProto` field numbers.
 mod node {
@@ -91,6 +111,107 @@ mod function {
 
 /// `TrainingInfoProto` graphs.
 const TRAINING_GRAPHS: [u32; 2] = [1, 2];
+
+/// An input or output of the main graph.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GraphValue {
+    /// The value's name.
+    pub name: String,
+    /// `TensorProto.DataType` of a tensor value (1 = float, 7 = int64, ...), if declared.
+    pub elem_type: Option<u64>,
+    /// The shape, one entry per dimension: a size, a symbolic name, or `?`; `None` when no
+    /// shape is declared.
+    pub shape: Option<Vec<String>>,
+}
+
+/// The name ONNX gives a `TensorProto.DataType`, for reports.
+pub fn elem_type_name(t: u64) -> &'static str {
+    match t {
+        1 => "float",
+        2 => "uint8",
+        3 => "int8",
+        4 => "uint16",
+        5 => "int16",
+        6 => "int32",
+        7 => "int64",
+        8 => "string",
+        9 => "bool",
+        10 => "float16",
+        11 => "double",
+        12 => "uint32",
+        13 => "uint64",
+        14 => "complex64",
+        15 => "complex128",
+        16 => "bfloat16",
+        17..=20 => "float8",
+        21 => "uint4",
+        22 => "int4",
+        _ => "unknown",
+    }
+}
+
+/// Reads a `ValueInfoProto`.
+fn graph_value(r: Reader<'_>) -> Result<GraphValue, ProtoError> {
+    let mut v = GraphValue::default();
+    for field in Fields::new(r) {
+        let field = field?;
+        match (field.number, field.value.bytes()) {
+            (value_info::NAME, _) => v.name = field.value.string().unwrap_or_default(),
+            (value_info::TYPE, Some(t)) => {
+                for field in Fields::new(t) {
+                    let field = field?;
+                    let (value_info::TENSOR_TYPE, Some(tensor)) = (field.number, field.value.bytes())
+                    else {
+                        continue;
+                    };
+                    for field in Fields::new(tensor) {
+                        let field = field?;
+                        match (field.number, field.value.bytes()) {
+                            (value_info::ELEM_TYPE, _) => v.elem_type = field.value.varint(),
+                            (value_info::SHAPE, Some(shape)) => {
+                                let mut dims = Vec::new();
+                                for field in Fields::new(shape) {
+                                    let field = field?;
+                                    let (value_info::DIM, Some(dim)) =
+                                        (field.number, field.value.bytes())
+                                    else {
+                                        continue;
+                                    };
+                                    if dims.len() >= MAX_DIMS {
+                                        dims.push("...".to_owned());
+                                        break;
+                                    }
+                                    let mut text = "?".to_owned();
+                                    for field in Fields::new(dim) {
+                                        let field = field?;
+                                        match field.number {
+                                            value_info::DIM_VALUE => {
+                                                if let Some(n) = field.value.varint() {
+                                                    text = n.to_string();
+                                                }
+                                            }
+                                            value_info::DIM_PARAM => {
+                                                if let Some(p) = field.value.string() {
+                                                    text = p;
+                                                }
+                                            }
+                                            _ => {}
+                                        }
+                                    }
+                                    dims.push(text);
+                                }
+                                v.shape = Some(dims);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(v)
+}
 
 /// An opset import: a domain and its version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +285,10 @@ pub struct Model {
     pub functions: Vec<Function>,
     /// Graphs walked (main graph, subgraphs and training graphs).
     pub graphs: usize,
+    /// The main graph's inputs, in order (at most [`MAX_GRAPH_IO`]).
+    pub inputs: Vec<GraphValue>,
+    /// The main graph's outputs, in order (at most [`MAX_GRAPH_IO`]).
+    pub outputs: Vec<GraphValue>,
     /// Why the walk stopped early, if it did; what was collected before stays valid.
     pub error: Option<ProtoError>,
 }
@@ -343,6 +468,24 @@ impl Walk<'_> {
                     let tensor_end = s.pos().saturating_add(n);
                     self.stream_tensor(s, tensor_end, scope, offset)?;
                     s.seek_to(tensor_end)?;
+                }
+                graph::INPUT | graph::OUTPUT if n <= MAX_STRING => {
+                    let list = if number == graph::INPUT {
+                        &self.model.inputs
+                    } else {
+                        &self.model.outputs
+                    };
+                    if list.len() >= MAX_GRAPH_IO {
+                        s.skip(n)?;
+                        continue;
+                    }
+                    let bytes = self.load(s, n)?;
+                    let value = graph_value(Reader::with_base(&bytes, s.pos().saturating_sub(n)))?;
+                    if number == graph::INPUT {
+                        self.model.inputs.push(value);
+                    } else {
+                        self.model.outputs.push(value);
+                    }
                 }
                 graph::NODE | graph::SPARSE_INITIALIZER => {
                     let bytes = self.load(s, n)?;
@@ -789,6 +932,36 @@ mod tests {
         let domains: Vec<_> = m.opset_imports.iter().map(|o| o.domain.as_str()).collect();
         assert_eq!(domains, ["", "evil.ops", ""]);
         assert_eq!(m.graphs, 2);
+    }
+
+    #[test]
+    fn main_graph_inputs_and_outputs_are_recorded_with_types_and_shapes() {
+        use crate::protobuf::Writer;
+        let dim_value = |n: u64| Writer::new().varint(1, n);
+        let dim_param = |p: &str| Writer::new().string(2, p);
+        let shape = Writer::new().message(1, dim_param("batch")).message(1, dim_value(3));
+        let tensor_type = Writer::new().varint(1, 1).message(2, shape);
+        let input = Writer::new()
+            .string(1, "pixels")
+            .message(2, Writer::new().message(1, tensor_type));
+        let output = Writer::new().string(1, "logits");
+        let g = graph("main", vec![node("n", "Relu", "", vec![])], vec![])
+            .message(11, input)
+            .message(12, output);
+        let m = walk(&model(g, vec![opset("", 17)], vec![]));
+        assert_eq!(m.error, None);
+        assert_eq!(
+            m.inputs,
+            vec![GraphValue {
+                name: "pixels".into(),
+                elem_type: Some(1),
+                shape: Some(vec!["batch".into(), "3".into()]),
+            }]
+        );
+        assert_eq!(m.outputs.len(), 1);
+        assert_eq!(m.outputs[0].name, "logits");
+        assert_eq!(m.outputs[0].shape, None);
+        assert_eq!(elem_type_name(1), "float");
     }
 
     #[test]
