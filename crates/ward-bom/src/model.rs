@@ -246,7 +246,10 @@ impl Completeness {
 
     /// The fields that are missing.
     pub fn missing(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.fields.iter().filter(|(_, ok)| !ok).map(|(name, _)| *name)
+        self.fields
+            .iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(name, _)| *name)
     }
 }
 
@@ -289,7 +292,8 @@ pub struct Component {
     /// format of `sha256sum`), so any change to any file changes it. `None` for libraries
     /// (their lock file's integrity hash, if any, is in `integrity`).
     pub sha256: Option<String>,
-    /// A library's integrity hash from its lock file (`sha256:<hex>`, `sha512:<base64>`).
+    /// A library's integrity hash from its lock file, as written there (`sha256:<hex>`,
+    /// npm's `sha512-<base64>`).
     pub integrity: Option<String>,
     /// Scan verdict and signature status.
     pub security: Security,

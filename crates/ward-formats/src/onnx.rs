@@ -160,7 +160,8 @@ fn graph_value(r: Reader<'_>) -> Result<GraphValue, ProtoError> {
             (value_info::TYPE, Some(t)) => {
                 for field in Fields::new(t) {
                     let field = field?;
-                    let (value_info::TENSOR_TYPE, Some(tensor)) = (field.number, field.value.bytes())
+                    let (value_info::TENSOR_TYPE, Some(tensor)) =
+                        (field.number, field.value.bytes())
                     else {
                         continue;
                     };
@@ -939,7 +940,9 @@ mod tests {
         use crate::protobuf::Writer;
         let dim_value = |n: u64| Writer::new().varint(1, n);
         let dim_param = |p: &str| Writer::new().string(2, p);
-        let shape = Writer::new().message(1, dim_param("batch")).message(1, dim_value(3));
+        let shape = Writer::new()
+            .message(1, dim_param("batch"))
+            .message(1, dim_value(3));
         let tensor_type = Writer::new().varint(1, 1).message(2, shape);
         let input = Writer::new()
             .string(1, "pixels")

@@ -28,6 +28,9 @@ enum Command {
     Verify(cmd::sign::VerifyCommand),
     /// Print a model's root digest, as recorded in its signature.
     Digest(cmd::sign::DigestArgs),
+    /// Write an AI bill of materials (CycloneDX 1.6/1.7 or SPDX 3.0.1) with a SHA-256 for
+    /// every model, dataset and prompt; `ward bom diff` compares two.
+    Bom(cmd::bom::BomArgs),
     /// Tamper-evident audit log: append, checkpoint, prove, verify.
     Audit(cmd::audit::AuditArgs),
     /// Run the OpenAI-compatible guard proxy (`ward gateway init` sets it up).
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Sign(command) => Ok(cmd::sign::run_sign(command)),
         Command::Verify(command) => Ok(cmd::sign::run_verify(command)),
         Command::Digest(args) => Ok(cmd::sign::run_digest(args)),
+        Command::Bom(args) => cmd::bom::run(args).map(ExitCode::from),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Gateway(args) => cmd::gateway::run(args),
         Command::Keys(args) => cmd::keys::run(args),

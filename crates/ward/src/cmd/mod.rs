@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod audit;
+pub mod bom;
 pub mod gateway;
 pub mod keys;
 pub mod scan;

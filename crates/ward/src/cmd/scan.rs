@@ -130,7 +130,7 @@ fn new_bar(bytes_total: u64) -> ProgressBar {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, synced and then
 /// renamed over the target, so that a reader never sees a half-written report.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
