@@ -84,6 +84,25 @@ pub(crate) fn timestamp(info: &DocumentInfo) -> String {
     info.created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// A lock file's integrity value (`sha256:<hex>`, npm's `sha512-<base64>`) as a CycloneDX
+/// hash of the package archive, when it is one of the algorithms CycloneDX names.
+fn integrity_hash(integrity: &str) -> Option<Value> {
+    use base64::Engine as _;
+    let (algorithm, value) = integrity.split_once([':', '-'])?;
+    let (alg, len) = match algorithm.to_ascii_lowercase().as_str() {
+        "sha1" => ("SHA-1", 20),
+        "sha256" => ("SHA-256", 32),
+        "sha384" => ("SHA-384", 48),
+        "sha512" => ("SHA-512", 64),
+        _ => return None,
+    };
+    let bytes = match hex::decode(value) {
+        Ok(bytes) => bytes,
+        Err(_) => base64::engine::general_purpose::STANDARD.decode(value).ok()?,
+    };
+    (bytes.len() == len).then(|| json!({ "alg": alg, "content": hex::encode(bytes) }))
+}
+
 fn hashes(sha256: &str) -> Value {
     json!([{ "alg": "SHA-256", "content": sha256 }])
 }
@@ -121,6 +140,8 @@ fn component(c: &Component, bom: &Bom) -> Value {
     }
     if let Some(sha) = &c.sha256 {
         obj.insert("hashes".into(), hashes(sha));
+    } else if let Some(hash) = c.integrity.as_deref().and_then(integrity_hash) {
+        obj.insert("hashes".into(), json!([hash]));
     }
     if let Some(license) = license_of(c) {
         obj.insert("licenses".into(), licenses(license));

@@ -178,6 +178,13 @@ fn from_cyclonedx(doc: &Value) -> Snapshot {
             }
         }
         let sha256 = sha256_of(c.get("hashes"));
+        // A component that is one file is its own file entry (SPDX lists it as a file).
+        if files.is_empty()
+            && prop(c, "ward:files") == Some("1")
+            && let (Some(path), Some(sha)) = (prop(c, "ward:path"), &sha256)
+        {
+            files.insert(path.to_owned(), sha.clone());
+        }
         snap.components.insert(
             key,
             Entry {
@@ -192,8 +199,35 @@ fn from_cyclonedx(doc: &Value) -> Snapshot {
     snap
 }
 
+/// The component identifier an SPDX element id carries: ward writes
+/// `...#component/<percent-encoded id>`, so decoding it gives the same key as the
+/// CycloneDX `bom-ref`. Other ids are used as they are.
 fn spdx_key(id: &str) -> String {
-    id.rsplit_once('#').map_or(id, |(_, frag)| frag).to_owned()
+    let fragment = id.rsplit_once('#').map_or(id, |(_, frag)| frag);
+    match fragment.strip_prefix("component/") {
+        Some(escaped) if !escaped.contains('/') => percent_decode(escaped),
+        _ => fragment.to_owned(),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (b, hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn from_spdx(doc: &Value) -> Snapshot {
@@ -262,6 +296,14 @@ fn from_spdx(doc: &Value) -> Snapshot {
             })
             .collect();
         let sha256 = sha(e);
+        let mut files = files;
+        // A prompt that is a whole file is written as that file.
+        if kind == "prompt"
+            && files.is_empty()
+            && let (Some(name), Some(digest)) = (e.get("name").and_then(Value::as_str), &sha256)
+        {
+            files.insert(name.to_owned(), digest.clone());
+        }
         if sha256.is_none() && files.is_empty() && kind != "library" {
             continue;
         }

@@ -403,7 +403,14 @@ impl Writer {
             .or_insert_with(|| (id.clone(), component.kind));
         self.roots.push(id.clone());
 
-        let shape = Shape::of(component.kind, component.files.len());
+        // A prompt is a file element only when it is that whole file; a prompt embedded in
+        // a larger file (a chat template in a tokenizer config or GGUF header) is a package
+        // identified by its text's digest, containing the file it came from.
+        let whole_file = match component.files.as_slice() {
+            [file] => component.sha256.as_deref() == Some(file.sha256.as_str()),
+            _ => false,
+        };
+        let shape = Shape::of(component.kind, if whole_file { 1 } else { component.files.len().max(2) });
         let mut element = self.element(shape.class, &id);
         let mut props = Properties::default();
 
@@ -1039,7 +1046,13 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 /// The license as an SPDX license expression, and whether it had to be rewritten: text
 /// that is not a well-formed expression becomes `LicenseRef-` and its idstring-safe form.
 fn license_expression(written: &str) -> (String, bool) {
-    if LicenseParser::accepts(written) {
+    // A name that is an SPDX id is written as the id; a compound expression is kept when it
+    // parses; a bare name that is not an SPDX id (`llama3.2`, `other`) is a `LicenseRef-`.
+    if let crate::license::License::Spdx(id) = crate::license::classify(written) {
+        return (id.to_owned(), false);
+    }
+    let compound = [" AND ", " OR ", " WITH "].iter().any(|op| written.contains(op));
+    if compound && LicenseParser::accepts(written) {
         return (written.to_owned(), false);
     }
     let mut reference = String::from("LicenseRef-");
