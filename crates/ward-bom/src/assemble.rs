@@ -456,7 +456,7 @@ fn ollama_models(
 }
 
 /// Directories that make a model folder, deepest first.
-fn model_folders(files: &BTreeMap<String, FileInfo>) -> Vec<String> {
+fn model_folders(files: &BTreeMap<String, FileInfo>) -> BTreeSet<String> {
     let mut dirs: BTreeSet<String> = BTreeSet::new();
     for (rel, info) in files {
         let name = file_name(rel).to_ascii_lowercase();
@@ -471,21 +471,44 @@ fn model_folders(files: &BTreeMap<String, FileInfo>) -> Vec<String> {
             dirs.insert(place.snapshot_dir);
         }
     }
-    // Only folders with a model file below them.
-    let mut out: Vec<String> = dirs
-        .into_iter()
-        .filter(|dir| {
-            files.iter().any(|(rel, info)| {
-                under(rel, dir) && matches!(info.seen.class, Class::Model(f) if f != "gguf")
-            }) || hf::cache_place(&format!("{dir}/x")).is_some_and(|p| p.kind == CacheKind::Model)
-        })
-        .collect();
-    out.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
-    out
+    // Only folders with a model file below them (at any depth): mark every candidate
+    // ancestor of each model file, walking up its path.
+    let mut keep: BTreeSet<String> = BTreeSet::new();
+    for (rel, info) in files {
+        if !matches!(info.seen.class, Class::Model(f) if f != "gguf") {
+            continue;
+        }
+        let mut dir = parent(rel);
+        loop {
+            if dirs.contains(dir) {
+                keep.insert(dir.to_owned());
+            }
+            if dir.is_empty() {
+                break;
+            }
+            dir = parent(dir);
+        }
+    }
+    for dir in &dirs {
+        if hf::cache_place(&format!("{dir}/x")).is_some_and(|p| p.kind == CacheKind::Model) {
+            keep.insert(dir.clone());
+        }
+    }
+    keep
 }
 
-fn folder_of<'a>(rel: &str, folders: &'a [String]) -> Option<&'a String> {
-    folders.iter().find(|dir| under(rel, dir))
+/// The nearest model folder holding `rel`, found by walking up its path.
+fn folder_of<'a>(rel: &str, folders: &'a BTreeSet<String>) -> Option<&'a String> {
+    let mut dir = parent(rel);
+    loop {
+        if let Some(folder) = folders.get(dir) {
+            return Some(folder);
+        }
+        if dir.is_empty() {
+            return None;
+        }
+        dir = parent(dir);
+    }
 }
 
 fn read_card(
@@ -512,12 +535,19 @@ fn read_card(
 fn folder_models(
     root_name: &str,
     files: &BTreeMap<String, FileInfo>,
-    folders: &[String],
+    folders: &BTreeSet<String>,
     drafts: &mut Vec<Draft>,
     taken: &mut BTreeSet<String>,
     limits: &Limits,
     errors: &mut Vec<(String, String)>,
 ) {
+    // Every file's nearest model folder, computed once.
+    let mut by_folder: BTreeMap<&String, Vec<(&String, &FileInfo)>> = BTreeMap::new();
+    for (rel, info) in files {
+        if let Some(folder) = folder_of(rel, folders) {
+            by_folder.entry(folder).or_default().push((rel, info));
+        }
+    }
     for dir in folders {
         let place = hf::cache_place(&format!("{dir}/x"));
         if place.as_ref().is_some_and(|p| p.kind == CacheKind::Dataset) {
@@ -545,8 +575,8 @@ fn folder_models(
             draft.purl = Some(huggingface_purl(&p.repo, Some(&p.revision)));
         }
         draft.dir = Some(dir.clone());
-        for (rel, info) in files {
-            if !under(rel, dir) || taken.contains(rel) || folder_of(rel, folders) != Some(dir) {
+        for &(rel, info) in by_folder.get(dir).into_iter().flatten() {
+            if taken.contains(rel) {
                 continue;
             }
             let name = file_name(rel).to_ascii_lowercase();
@@ -831,6 +861,10 @@ fn single_models(
     drafts: &mut Vec<Draft>,
     taken: &mut BTreeSet<String>,
 ) {
+    let by_display: BTreeMap<&Path, &String> = files
+        .values()
+        .map(|f| (Path::new(f.display.as_str()), &f.rel))
+        .collect();
     for (rel, info) in files {
         let Class::Model(_) = info.seen.class else {
             continue;
@@ -855,12 +889,10 @@ fn single_models(
             .map(Path::to_path_buf)
             .unwrap_or_default();
         for claimed in &info.seen.claims {
-            let claimed_rel = files
-                .values()
-                .find(|f| {
-                    Path::new(&f.display) == claimed || dir.join(claimed) == Path::new(&f.display)
-                })
-                .map(|f| f.rel.clone());
+            let claimed_rel = by_display
+                .get(claimed.as_path())
+                .or_else(|| by_display.get(dir.join(claimed).as_path()))
+                .map(|rel| (*rel).clone());
             if let Some(c) = claimed_rel {
                 taken.insert(c.clone());
                 draft.files.insert(c);
