@@ -16,6 +16,7 @@
 
 pub mod budget;
 pub mod compress;
+pub mod dataset;
 pub mod detect;
 pub mod gguf;
 pub mod hdf5;
