@@ -16,7 +16,9 @@
 
 pub mod budget;
 pub mod compress;
+pub mod dataset;
 pub mod detect;
+pub mod frontmatter;
 pub mod gguf;
 pub mod hdf5;
 pub mod jinja;
