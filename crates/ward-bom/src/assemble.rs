@@ -606,14 +606,24 @@ fn folder_models(
         }
         let in_dir = |name: &str| join((!dir.is_empty()).then_some(dir.as_str()), name);
         for config in ["tokenizer_config.json", "chat_template.json"] {
-            if let Some(text) = files.get(&in_dir(config)).and_then(|f| f.seen.text.as_deref()) {
+            if let Some(text) = files
+                .get(&in_dir(config))
+                .and_then(|f| f.seen.text.as_deref())
+            {
                 for (name, template) in hf::chat_templates(text) {
-                    facts.chat_templates.insert(name, sha256_hex(template.as_bytes()));
+                    facts
+                        .chat_templates
+                        .insert(name, sha256_hex(template.as_bytes()));
                 }
             }
         }
-        if let Some(text) = files.get(&in_dir("chat_template.jinja")).and_then(|f| f.seen.text.as_deref()) {
-            facts.chat_templates.insert("default".to_owned(), sha256_hex(text.as_bytes()));
+        if let Some(text) = files
+            .get(&in_dir("chat_template.jinja"))
+            .and_then(|f| f.seen.text.as_deref())
+        {
+            facts
+                .chat_templates
+                .insert("default".to_owned(), sha256_hex(text.as_bytes()));
         }
         draft.details = Details::Model(Box::new(facts));
         drafts.push(draft);
@@ -954,7 +964,10 @@ fn prompts(files: &BTreeMap<String, FileInfo>, drafts: &mut Vec<Draft>, limits: 
                 if let Some(g) = &info.seen.gguf {
                     for (key, text) in &g.chat_templates {
                         let owner_id = owner(rel, drafts).unwrap_or_else(|| format!("model:{rel}"));
-                        let owner_name = drafts.iter().find(|m| m.id == owner_id).map(|m| m.name.clone());
+                        let owner_name = drafts
+                            .iter()
+                            .find(|m| m.id == owner_id)
+                            .map(|m| m.name.clone());
                         let mut d = embedded(key, PromptKind::ChatTemplate, text, "chat template");
                         if let Some(n) = owner_name {
                             d.name = format!("{n} chat template");

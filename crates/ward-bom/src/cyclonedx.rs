@@ -98,7 +98,9 @@ fn integrity_hash(integrity: &str) -> Option<Value> {
     };
     let bytes = match hex::decode(value) {
         Ok(bytes) => bytes,
-        Err(_) => base64::engine::general_purpose::STANDARD.decode(value).ok()?,
+        Err(_) => base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .ok()?,
     };
     (bytes.len() == len).then(|| json!({ "alg": alg, "content": hex::encode(bytes) }))
 }

@@ -410,7 +410,14 @@ impl Writer {
             [file] => component.sha256.as_deref() == Some(file.sha256.as_str()),
             _ => false,
         };
-        let shape = Shape::of(component.kind, if whole_file { 1 } else { component.files.len().max(2) });
+        let shape = Shape::of(
+            component.kind,
+            if whole_file {
+                1
+            } else {
+                component.files.len().max(2)
+            },
+        );
         let mut element = self.element(shape.class, &id);
         let mut props = Properties::default();
 
@@ -1051,7 +1058,9 @@ fn license_expression(written: &str) -> (String, bool) {
     if let crate::license::License::Spdx(id) = crate::license::classify(written) {
         return (id.to_owned(), false);
     }
-    let compound = [" AND ", " OR ", " WITH "].iter().any(|op| written.contains(op));
+    let compound = [" AND ", " OR ", " WITH "]
+        .iter()
+        .any(|op| written.contains(op));
     if compound && LicenseParser::accepts(written) {
         return (written.to_owned(), false);
     }

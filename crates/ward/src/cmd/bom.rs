@@ -116,7 +116,9 @@ pub fn run(args: BomArgs) -> Result<u8> {
         return run_diff(&diff);
     }
     if args.paths.iter().any(|p| p.as_os_str() == "-") {
-        bail!("ward bom inventories files and folders, not standard input\nhint: save the input to a file first");
+        bail!(
+            "ward bom inventories files and folders, not standard input\nhint: save the input to a file first"
+        );
     }
     let mut scan = ScanOptions::new();
     if let Some(path) = &args.policy {

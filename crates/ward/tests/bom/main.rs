@@ -601,7 +601,12 @@ fn signatures_are_reported_and_verified_with_a_key() {
     assert!(!files_of(&components(&doc)["model:."]).contains_key("model.sig"));
 
     let public = pki.join("p256.pub").display().to_string();
-    let doc = bom(work.path(), "tiny-llama", "cyclonedx-1.6", &["--verify-key", &public]);
+    let doc = bom(
+        work.path(),
+        "tiny-llama",
+        "cyclonedx-1.6",
+        &["--verify-key", &public],
+    );
     assert_eq!(status(&doc).0, "verified");
     assert!(
         prop(&components(&doc)["model:."], "ward:signature:signer")
@@ -610,11 +615,21 @@ fn signatures_are_reported_and_verified_with_a_key() {
     );
 
     let other = pki.join("other.pub").display().to_string();
-    let doc = bom(work.path(), "tiny-llama", "cyclonedx-1.6", &["--verify-key", &other]);
+    let doc = bom(
+        work.path(),
+        "tiny-llama",
+        "cyclonedx-1.6",
+        &["--verify-key", &other],
+    );
     assert_eq!(status(&doc).0, "failed");
 
     flip_last_byte(&model.join("model-00002-of-00002.safetensors"));
-    let doc = bom(work.path(), "tiny-llama", "cyclonedx-1.6", &["--verify-key", &public]);
+    let doc = bom(
+        work.path(),
+        "tiny-llama",
+        "cyclonedx-1.6",
+        &["--verify-key", &public],
+    );
     let (state, reason) = status(&doc);
     assert_eq!(state, "failed");
     assert!(reason.unwrap().contains("does not match"), "{doc:#}");
