@@ -2,13 +2,13 @@
 //! The work is done by `ward-bom`; this module parses arguments, sets up trust for
 //! signature checks, writes the document and maps outcomes to exit codes.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use sha2::Digest as _;
 use ward_bom::{Bom, DocumentInfo, Options, Verification};
 use ward_scan::codes;
@@ -18,7 +18,7 @@ use ward_sign::cert::{Cert, certs_from_pem};
 use ward_sign::keys::{VerifyingKey, read_bounded};
 use ward_sign::verify::Trust;
 
-use super::scan::write_atomically;
+use super::scan::{emit, new_bar};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -136,16 +136,7 @@ pub fn run(args: BomArgs) -> Result<u8> {
         if !show || p.bytes_total < (256 << 20) {
             return;
         }
-        let bar = bar.get_or_init(|| {
-            let bar =
-                ProgressBar::with_draw_target(Some(p.bytes_total), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template(
-                "scanning {bar:30} {binary_bytes}/{binary_total_bytes} {msg}",
-            ) {
-                bar.set_style(style);
-            }
-            bar
-        });
+        let bar = bar.get_or_init(|| new_bar(p.bytes_total));
         bar.set_position(p.bytes_done);
         bar.set_message(format!("{}/{} files", p.files_done, p.files_total));
     };
@@ -166,16 +157,7 @@ pub fn run(args: BomArgs) -> Result<u8> {
     };
     let mut text = serde_json::to_string_pretty(&doc).context("cannot serialise the BOM")?;
     text.push('\n');
-    match &args.output {
-        Some(path) => write_atomically(path, text.as_bytes())?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-                .context("cannot write the BOM to standard output")?;
-        }
-    }
+    emit(args.output.as_deref(), &text)?;
     if !args.quiet {
         eprint!("{}", ward_bom::text::summary(&bom));
         if let Some(path) = &args.output {
@@ -303,7 +285,6 @@ fn run_diff(args: &DiffArgs) -> Result<u8> {
         );
     }
     let d = ward_bom::diff::diff(&old, &new);
-    let mut stdout = std::io::stdout().lock();
     let text = if args.json {
         let mut t =
             serde_json::to_string_pretty(&d.to_json()).context("cannot serialise the diff")?;
@@ -312,9 +293,6 @@ fn run_diff(args: &DiffArgs) -> Result<u8> {
     } else {
         d.render()
     };
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .context("cannot write the diff to standard output")?;
+    emit(None, &text)?;
     Ok(u8::from(d.drift()))
 }

@@ -105,20 +105,11 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
         OutputFormat::Sarif => ReportFormat::Sarif,
     };
     let text = report::render(&report, format, &render);
-    match &args.output {
-        Some(path) => write_atomically(path, text.as_bytes())?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-                .context("cannot write the report to standard output")?;
-        }
-    }
+    emit(args.output.as_deref(), &text)?;
     Ok(Verdict::of(&report, args.fail_on).exit_code())
 }
 
-fn new_bar(bytes_total: u64) -> ProgressBar {
+pub(crate) fn new_bar(bytes_total: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(bytes_total), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(
         "scanning {bar:30} {binary_bytes}/{binary_total_bytes} {msg} ({eta})",
@@ -130,6 +121,20 @@ fn new_bar(bytes_total: u64) -> ProgressBar {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, synced and then
 /// renamed over the target, so that a reader never sees a half-written report.
+/// Writes `text` to `output` atomically, or to standard output.
+pub(crate) fn emit(output: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match output {
+        Some(path) => write_atomically(path, text.as_bytes()),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+                .context("cannot write to standard output")
+        }
+    }
+}
+
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
