@@ -247,13 +247,16 @@ pub fn assemble(
         .filter_map(|rel| files.get(*rel).map(|f| PathBuf::from(&f.display)))
         .collect();
     let mut digests: BTreeMap<String, String> = BTreeMap::new();
-    match ward_sign::digest_files(&paths, ward_sign::HashAlgorithm::Sha256) {
-        Ok(list) => {
-            for (path, digest) in list {
-                digests.insert(map.rel(&path.display().to_string()), digest.hex());
+    for (path, digest) in ward_sign::digest_each(&paths, ward_sign::HashAlgorithm::Sha256) {
+        let shown = path.display().to_string();
+        match digest {
+            Ok(digest) => {
+                digests.insert(map.rel(&shown), digest.hex());
             }
+            // A file that vanished or cannot be read is left out of its component (no
+            // entry without a digest is written); the run reports it and exits 2.
+            Err(e) => errors.push((shown, e.to_string())),
         }
-        Err(e) => errors.push((String::new(), e.to_string())),
     }
 
     let findings = findings_by_rel(report, &map);
@@ -689,7 +692,7 @@ fn merge_weights(facts: &mut ModelFacts, seen: &Seen) {
             .quantization
             .take()
             .or_else(|| g.file_type.map(gguf_file_type));
-        extend_unique(&mut facts.base_models, g.base_models.clone());
+        extend_unique(&mut facts.base_models, base_model_ids(&g.base_models));
         for (key, text) in &g.chat_templates {
             facts
                 .chat_templates
@@ -706,6 +709,40 @@ fn merge_weights(facts: &mut ModelFacts, seen: &Seen) {
             facts.inputs = o.inputs.clone();
             facts.outputs = o.outputs.clone();
         }
+    }
+}
+
+/// GGUF headers name a base model twice (`general.base_model.N.name`, a display name, and
+/// `.repo_url`): keep the repository id the URLs give (`https://huggingface.co/org/name` ->
+/// `org/name`) and the names only when there is no URL.
+fn base_model_ids(written: &[String]) -> Vec<String> {
+    let from_urls: Vec<String> = written
+        .iter()
+        .filter_map(|w| {
+            let rest = w
+                .strip_prefix("https://huggingface.co/")
+                .or_else(|| w.strip_prefix("http://huggingface.co/"))?;
+            let id = rest.trim_end_matches('/');
+            is_repo_id(id).then(|| id.to_owned())
+        })
+        .collect();
+    if from_urls.is_empty() {
+        written.to_vec()
+    } else {
+        from_urls
+    }
+}
+
+/// Whether `name` has the shape of a Hugging Face repository id (`name` or `org/name`).
+fn is_repo_id(name: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    match name.split_once('/') {
+        Some((org, repo)) => part(org) && part(repo),
+        None => part(name),
     }
 }
 
@@ -1264,7 +1301,7 @@ fn resolve_relations(
                     id: id.clone(),
                     kind: want,
                     name: name.clone(),
-                    purl: (want == Kind::Model && !name.contains("://") && !name.is_empty())
+                    purl: (want == Kind::Model && is_repo_id(&name))
                         .then(|| huggingface_purl(&name, None)),
                 });
                 r.to = id;
@@ -1296,4 +1333,45 @@ fn completeness(c: &Component) -> Option<Completeness> {
             ),
         ],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gguf_base_models_become_repository_ids() {
+        let written = vec![
+            "TinyLlama 1.1B Chat v1.0".to_owned(),
+            "https://huggingface.co/TinyLlama/TinyLlama-1.1B-Chat-v1.0".to_owned(),
+        ];
+        assert_eq!(
+            base_model_ids(&written),
+            vec!["TinyLlama/TinyLlama-1.1B-Chat-v1.0"]
+        );
+        assert_eq!(
+            base_model_ids(&written[..1]),
+            vec!["TinyLlama 1.1B Chat v1.0"]
+        );
+        assert!(is_repo_id("gpt2") && is_repo_id("org/name-1.5"));
+        assert!(!is_repo_id("a b") && !is_repo_id("a/b/c") && !is_repo_id("https://x"));
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_input() {
+        let map = Inputs {
+            roots: vec![("proj".into(), true)],
+        };
+        assert_eq!(map.rel("proj/models/a.bin"), "models/a.bin");
+        assert_eq!(map.rel("proj"), ".");
+        let map = Inputs {
+            roots: vec![("./a/".into(), true), ("b".into(), true)],
+        };
+        assert_eq!(map.rel("./a/x"), "a/x");
+        assert_eq!(map.rel("b/y"), "b/y");
+        let map = Inputs {
+            roots: vec![("dir/model.gguf".into(), false)],
+        };
+        assert_eq!(map.rel("dir/model.gguf"), "model.gguf");
+    }
 }

@@ -284,11 +284,20 @@ fn read_some(file: &mut File, buffer: &mut [u8], path: &Path) -> Result<usize> {
 /// This is the reusable entry point for anything that needs file digests (the model
 /// signer and the AI bill of materials): one thread per core, one buffer per thread.
 pub fn digest_files(paths: &[PathBuf], algorithm: HashAlgorithm) -> Result<Vec<(PathBuf, Digest)>> {
+    digest_each(paths, algorithm)
+        .into_iter()
+        .map(|(path, digest)| digest.map(|d| (path, d)))
+        .collect()
+}
+
+/// Like [`digest_files`], but one file that cannot be read does not stop the others:
+/// every path comes back with its digest or its error, in the order of `paths`.
+pub fn digest_each(paths: &[PathBuf], algorithm: HashAlgorithm) -> Vec<(PathBuf, Result<Digest>)> {
     paths
         .par_iter()
         .map(|path| {
-            let digest = hash_file(path, Span::Whole, algorithm, &ProgressBar::hidden())?;
-            Ok((path.clone(), digest))
+            let digest = hash_file(path, Span::Whole, algorithm, &ProgressBar::hidden());
+            (path.clone(), digest)
         })
         .collect()
 }

@@ -22,6 +22,6 @@ pub mod model;
 pub mod verify;
 
 pub use error::{Error, Result};
-pub use hash::{Digest, HashAlgorithm, digest_files};
+pub use hash::{Digest, HashAlgorithm, digest_each, digest_files};
 pub use manifest::{Manifest, Method};
 pub use verify::{Identity, Trust, authenticate, sign};

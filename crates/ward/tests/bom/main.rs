@@ -686,3 +686,31 @@ fn the_text_summary_names_what_needs_attention() {
         insta::assert_snapshot!("summary", text);
     });
 }
+
+#[test]
+fn an_unreadable_file_fails_the_run_but_the_rest_is_inventoried() {
+    let t = tree();
+    let work = tempfile::tempdir().unwrap();
+    copy_tree(&t.root().join("project/models"), work.path());
+    std::os::unix::fs::symlink(
+        "missing.safetensors",
+        work.path().join("models/gguf/gone.safetensors"),
+    )
+    .unwrap();
+    let out = ward(work.path(), &["bom", "-o", "bom.json", "models"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gone.safetensors"));
+    let doc: Value =
+        serde_json::from_slice(&fs::read(work.path().join("bom.json")).unwrap()).unwrap();
+    let comps = components(&doc);
+    assert!(
+        sha(&comps["model:gguf/tiny-q4.gguf"]).is_some(),
+        "{:?}",
+        comps.keys().collect::<Vec<_>>()
+    );
+}
