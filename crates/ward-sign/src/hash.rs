@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -292,13 +293,37 @@ pub fn digest_files(paths: &[PathBuf], algorithm: HashAlgorithm) -> Result<Vec<(
 
 /// Like [`digest_files`], but one file that cannot be read does not stop the others:
 /// every path comes back with its digest or its error, in the order of `paths`.
+///
+/// Files are taken largest first from one shared queue by one worker per thread, so a
+/// large file is never left to start last while the other threads sit idle (a folder of
+/// a few multi-gigabyte shards would otherwise finish on one core).
 pub fn digest_each(paths: &[PathBuf], algorithm: HashAlgorithm) -> Vec<(PathBuf, Result<Digest>)> {
-    paths
-        .par_iter()
-        .map(|path| {
-            let digest = hash_file(path, Span::Whole, algorithm, &ProgressBar::hidden());
-            (path.clone(), digest)
+    let mut order: Vec<(u64, usize)> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, path)| (std::fs::metadata(path).map_or(0, |m| m.len()), i))
+        .collect();
+    order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let next = AtomicUsize::new(0);
+    let workers = rayon::current_num_threads().min(paths.len()).max(1);
+    let mut done: Vec<(usize, Result<Digest>)> = (0..workers)
+        .into_par_iter()
+        .flat_map_iter(|_| {
+            let mut mine = Vec::new();
+            while let Some(&(_, i)) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                if let Some(path) = paths.get(i) {
+                    mine.push((
+                        i,
+                        hash_file(path, Span::Whole, algorithm, &ProgressBar::hidden()),
+                    ));
+                }
+            }
+            mine
         })
+        .collect();
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter()
+        .filter_map(|(i, digest)| paths.get(i).map(|p| (p.clone(), digest)))
         .collect()
 }
 

@@ -262,23 +262,49 @@ pub fn hash_model(model: &Path, options: &HashOptions, progress: Progress) -> Re
     serialization.ignore_paths.sort();
     serialization.ignore_paths.dedup();
     let algorithm = serialization.resource_algorithm();
-    let resources = jobs
-        .par_iter()
-        .map(|job| {
-            let digest = hash_file(&job.path, job.span, options.hash, &bar)?;
-            Ok(Resource {
-                name: job.name.clone(),
-                algorithm: algorithm.clone(),
-                digest: digest.bytes,
+    let hash_all = || {
+        jobs.par_iter()
+            .map(|job| {
+                let digest = hash_file(&job.path, job.span, options.hash, &bar)?;
+                Ok(Resource {
+                    name: job.name.clone(),
+                    algorithm: algorithm.clone(),
+                    digest: digest.bytes,
+                })
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()
+    };
+    let resources = match io_pool(&jobs, total) {
+        Some(pool) => pool.install(hash_all)?,
+        None => hash_all()?,
+    };
     bar.finish_and_clear();
     Ok(Manifest {
         model_name: model_name(model),
         serialization,
         resources,
     })
+}
+
+/// Files smaller than this on average make hashing wait on the disk more than on the CPU.
+const SMALL_FILE: u64 = 4 << 20;
+/// Threads per core when files are small: enough reads in flight to keep a disk busy.
+const IO_THREADS_PER_CORE: usize = 4;
+
+/// A larger pool for many small files: each read of a file not yet cached blocks its thread,
+/// so more threads than cores keep more reads in flight. Memory stays bounded by threads x
+/// `BUFFER_SIZE` (small files are read, not mapped). `None` for large files, which keep one
+/// thread per core.
+fn io_pool(jobs: &[Job], total: u64) -> Option<rayon::ThreadPool> {
+    let count = u64::try_from(jobs.len()).ok()?;
+    if count < 64 || total / count >= SMALL_FILE {
+        return None;
+    }
+    let threads = rayon::current_num_threads().saturating_mul(IO_THREADS_PER_CORE);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .ok()
 }
 
 #[cfg(test)]
