@@ -174,6 +174,10 @@ def vocabulary(cfg):
     while len(tokens) < cfg["vocab"]:
         for w in words(rng, cfg["vocab"]):
             piece = ("\u2581" + w) if len(w) % 2 else w
+            # Two or three syllables give fewer distinct words than a 32k vocabulary needs:
+            # a repeat gets the token's index, which no other piece has.
+            if piece in seen:
+                piece = f"{piece}{len(tokens)}"
             if piece not in seen:
                 seen.add(piece)
                 tokens.append(piece)
