@@ -714,3 +714,55 @@ fn an_unreadable_file_fails_the_run_but_the_rest_is_inventoried() {
         comps.keys().collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn every_model_format_of_the_scanner_corpus_is_a_model_with_its_format() {
+    let work = tempfile::tempdir().unwrap();
+    ward_fixtures::write_corpus(&work.path().join("corpus")).unwrap();
+    let out = ward(work.path(), &["bom", "-q", "-o", "bom.json", "corpus"]);
+    assert!(out.status.code().is_some_and(|c| c <= 2), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&fs::read(work.path().join("bom.json")).unwrap()).unwrap();
+    let comps = components(&doc);
+    for (id, format, verdict) in [
+        ("model:containers/torch-zip-benign.pt", "pytorch", "clean"),
+        ("model:containers/torch-zip-evil.pt", "pytorch", "findings"),
+        ("model:graphs/keras-plain.keras", "keras", "clean"),
+        ("model:graphs/keras-plain.h5", "keras", "clean"),
+        ("model:graphs/keras-lambda.keras", "keras", "findings"),
+        ("model:graphs/tf-frozen-plain.pb", "tensorflow", "clean"),
+        ("model:graphs/tf-savedmodel-plain", "tensorflow", "clean"),
+        ("model:graphs/onnx-plain.onnx", "onnx", "clean"),
+        ("model:numpy/plain.npy", "numpy", "clean"),
+        ("model:torch/legacy-benign.pt", "pickle", "clean"),
+        ("model:torch/legacy-payload.pt", "pickle", "findings"),
+        ("model:tensors/safetensors/valid.safetensors", "safetensors", "clean"),
+        ("model:tensors/gguf/valid.gguf", "gguf", "clean"),
+    ] {
+        let c = comps.get(id).unwrap_or_else(|| panic!("{id} missing; have {:?}", comps.keys().filter(|k| k.starts_with("model:")).collect::<Vec<_>>()));
+        assert_eq!(c["type"], "machine-learning-model", "{id}");
+        assert_eq!(card_prop(c, "ward:model:formats"), Some(format), "{id}");
+        assert_eq!(prop(c, "ward:scan:verdict"), Some(verdict), "{id}");
+        assert!(sha(c).is_some(), "{id} has no digest");
+    }
+}
+
+/// The documents themselves, for a model folder, with digests, sizes and serials that
+/// depend on library versions replaced: the shape of each format is pinned.
+#[test]
+fn document_snapshots() {
+    let t = tree();
+    let filters = vec![
+        (r"[0-9a-f]{64}", "[sha256]"),
+        (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
+        (r#""version": "\d+\.\d+\.\d+""#, r#""version": "[version]""#),
+        (r#"ward-\d+\.\d+\.\d+"#, "ward-[version]"),
+        (r#""ward:size",\s*"value": "\d+""#, r#""ward:size", "value": "[size]""#),
+    ];
+    for format in ["cyclonedx-1.6", "spdx-3.0.1"] {
+        let doc = bom(t.root(), "project/models/tiny-llama", format, &[]);
+        let text = serde_json::to_string_pretty(&doc).unwrap();
+        insta::with_settings!({ filters => filters.clone() }, {
+            insta::assert_snapshot!(format!("document-{format}"), text);
+        });
+    }
+}
