@@ -78,7 +78,10 @@ fn ward(cwd: &Path, args: &[&str]) -> Output {
 
 /// Runs `ward bom` in `cwd` on `input` and returns the parsed document.
 fn bom(cwd: &Path, input: &str, format: &str, extra: &[&str]) -> Value {
-    let out_path = cwd.join(format!("bom-{format}.json"));
+    // Tests share the generated tree: every run writes its own document.
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out_path = cwd.join(format!("bom-{format}-{n}.json"));
     let out_arg = out_path.display().to_string();
     let mut args = vec!["bom", "--format", format, "-o", &out_arg];
     args.extend_from_slice(extra);
@@ -720,8 +723,13 @@ fn every_model_format_of_the_scanner_corpus_is_a_model_with_its_format() {
     let work = tempfile::tempdir().unwrap();
     ward_fixtures::write_corpus(&work.path().join("corpus")).unwrap();
     let out = ward(work.path(), &["bom", "-q", "-o", "bom.json", "corpus"]);
-    assert!(out.status.code().is_some_and(|c| c <= 2), "{}", String::from_utf8_lossy(&out.stderr));
-    let doc: Value = serde_json::from_slice(&fs::read(work.path().join("bom.json")).unwrap()).unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c <= 2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value =
+        serde_json::from_slice(&fs::read(work.path().join("bom.json")).unwrap()).unwrap();
     let comps = components(&doc);
     for (id, format, verdict) in [
         ("model:containers/torch-zip-benign.pt", "pytorch", "clean"),
@@ -735,10 +743,22 @@ fn every_model_format_of_the_scanner_corpus_is_a_model_with_its_format() {
         ("model:numpy/plain.npy", "numpy", "clean"),
         ("model:torch/legacy-benign.pt", "pickle", "clean"),
         ("model:torch/legacy-payload.pt", "pickle", "findings"),
-        ("model:tensors/safetensors/valid.safetensors", "safetensors", "clean"),
+        (
+            "model:tensors/safetensors/valid.safetensors",
+            "safetensors",
+            "clean",
+        ),
         ("model:tensors/gguf/valid.gguf", "gguf", "clean"),
     ] {
-        let c = comps.get(id).unwrap_or_else(|| panic!("{id} missing; have {:?}", comps.keys().filter(|k| k.starts_with("model:")).collect::<Vec<_>>()));
+        let c = comps.get(id).unwrap_or_else(|| {
+            panic!(
+                "{id} missing; have {:?}",
+                comps
+                    .keys()
+                    .filter(|k| k.starts_with("model:"))
+                    .collect::<Vec<_>>()
+            )
+        });
         assert_eq!(c["type"], "machine-learning-model", "{id}");
         assert_eq!(card_prop(c, "ward:model:formats"), Some(format), "{id}");
         assert_eq!(prop(c, "ward:scan:verdict"), Some(verdict), "{id}");
@@ -753,10 +773,16 @@ fn document_snapshots() {
     let t = tree();
     let filters = vec![
         (r"[0-9a-f]{64}", "[sha256]"),
-        (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[uuid]",
+        ),
         (r#""version": "\d+\.\d+\.\d+""#, r#""version": "[version]""#),
         (r#"ward-\d+\.\d+\.\d+"#, "ward-[version]"),
-        (r#""ward:size",\s*"value": "\d+""#, r#""ward:size", "value": "[size]""#),
+        (
+            r#""ward:size",\s*"value": "\d+""#,
+            r#""ward:size", "value": "[size]""#,
+        ),
     ];
     for format in ["cyclonedx-1.6", "spdx-3.0.1"] {
         let doc = bom(t.root(), "project/models/tiny-llama", format, &[]);
