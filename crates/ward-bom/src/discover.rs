@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ward_formats::dataset::{self, DataFormat};
+use ward_scan::engine::HeaderFacts;
 use ward_scan::scan::{DefaultEngine, Engine, EngineOutcome};
 use ward_scan::{Context, Finding, Location, Source};
 
@@ -102,8 +103,10 @@ impl Engine for BomEngine {
         loc: &Location,
         ctx: &Context,
     ) -> EngineOutcome {
-        let outcome = DefaultEngine.scan_file(src, len, loc, ctx);
-        let seen = classify(src, len, loc, ctx, &outcome);
+        let mut outcome = DefaultEngine.scan_file(src, len, loc, ctx);
+        // The scan read the header already; its facts move here, the walk has no use for them.
+        let facts = std::mem::take(&mut outcome.facts);
+        let seen = classify(src, len, loc, ctx, &outcome, facts);
         if let Ok(mut map) = self.seen.lock() {
             map.insert(loc.path.clone(), seen);
         }
@@ -163,6 +166,7 @@ fn classify(
     loc: &Location,
     ctx: &Context,
     outcome: &EngineOutcome,
+    facts: HeaderFacts,
 ) -> Seen {
     let name = file_name(&loc.path);
     let ext = extension(&name).to_owned();
@@ -179,16 +183,21 @@ fn classify(
     };
     seen.class = match outcome.format.as_str() {
         "safetensors" => {
-            seen.safetensors = ward_scan::safetensors::inspect(src, len, loc, ctx).facts;
+            if let HeaderFacts::Safetensors(f) = facts {
+                seen.safetensors = Some(f);
+            }
             Class::Model("safetensors")
         }
         "gguf" => {
-            seen.gguf = ward_scan::gguf::inspect(src, len, loc, ctx).facts;
+            if let HeaderFacts::Gguf(f) = facts {
+                seen.gguf = Some(*f);
+            }
             Class::Model("gguf")
         }
         "onnx" => {
-            let model = ward_scan::onnx::scan_model(src, len, loc, ctx).model;
-            seen.onnx = Some(onnx_facts(&model));
+            if let HeaderFacts::Onnx(model) = facts {
+                seen.onnx = Some(onnx_facts(&model));
+            }
             Class::Model("onnx")
         }
         "tf-saved-model" | "tf-graph-def" => Class::Model("tensorflow"),

@@ -37,6 +37,21 @@ pub const SPOOL_IN_MEMORY_BYTES: usize = 64 << 20;
 /// comment).
 const ZIP_TAIL: u64 = 22 + 0xffff;
 
+/// Header facts the rule of a top-level file read on its way, kept for `ward bom` so that it
+/// never parses a header a second time.
+#[derive(Debug, Clone, Default)]
+pub enum HeaderFacts {
+    /// Nothing kept (other formats, members of containers, unreadable headers).
+    #[default]
+    None,
+    /// A safetensors header.
+    Safetensors(ward_formats::safetensors::Facts),
+    /// A GGUF header.
+    Gguf(Box<ward_formats::gguf::Facts>),
+    /// An ONNX model's walk.
+    Onnx(Box<ward_formats::onnx::Model>),
+}
+
 /// What the engine found in one input.
 #[derive(Debug, Clone)]
 pub struct FileOutcome {
@@ -47,6 +62,8 @@ pub struct FileOutcome {
     /// Files beside this one that its loader reads as raw tensor bytes (see
     /// [`crate::scan::EngineOutcome::claims`]).
     pub claims: Vec<PathBuf>,
+    /// Header facts of a top-level safetensors, GGUF or ONNX file.
+    pub facts: HeaderFacts,
 }
 
 /// Detects the format of `src` (`len` bytes), scans it with the matching rule and recurses
@@ -65,6 +82,7 @@ pub fn scan_source(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context
                 format: Format::Unknown,
                 findings,
                 claims: Vec::new(),
+                facts: HeaderFacts::None,
             };
         }
     };
@@ -78,22 +96,40 @@ pub fn scan_source(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context
                 format: Format::Zip,
                 findings,
                 claims: Vec::new(),
+                facts: HeaderFacts::None,
             };
         }
         return FileOutcome {
             format,
             findings,
             claims: Vec::new(),
+            facts: HeaderFacts::None,
         };
     }
     // Only a file on disk has siblings a loader would read; members and stdin do not.
     let on_disk = ctx.depth == 0 && loc.members.is_empty() && loc.path != crate::scan::STDIN_NAME;
     let mut claims = Vec::new();
+    let mut facts = HeaderFacts::None;
     match format {
         Format::Onnx if on_disk => {
             let outcome = crate::onnx::scan_model(src, len, loc, ctx);
             findings.extend(outcome.findings);
             claims = crate::onnx::claimed_files(&outcome.model, Path::new(&loc.path));
+            facts = HeaderFacts::Onnx(Box::new(outcome.model));
+        }
+        Format::Safetensors if on_disk => {
+            let outcome = crate::safetensors::inspect(src, len, loc, ctx);
+            findings.extend(outcome.findings);
+            facts = outcome
+                .facts
+                .map_or(HeaderFacts::None, HeaderFacts::Safetensors);
+        }
+        Format::Gguf if on_disk => {
+            let outcome = crate::gguf::inspect(src, len, loc, ctx);
+            findings.extend(outcome.findings);
+            facts = outcome
+                .facts
+                .map_or(HeaderFacts::None, |f| HeaderFacts::Gguf(Box::new(f)));
         }
         Format::TfSavedModel if on_disk => {
             findings.extend(dispatch(format, src, len, loc, ctx));
@@ -108,6 +144,7 @@ pub fn scan_source(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context
         format,
         findings,
         claims,
+        facts,
     }
 }
 

@@ -142,6 +142,8 @@ pub struct EngineOutcome {
     /// external data, a SavedModel's variables). The walk does not call them unknown; what
     /// they hold is still detected by content like any other file.
     pub claims: Vec<PathBuf>,
+    /// Header facts the rules read on the way (see [`crate::engine::HeaderFacts`]).
+    pub facts: crate::engine::HeaderFacts,
 }
 
 /// The format engine, as the walk sees it. The real one is [`DefaultEngine`]; tests of the
@@ -925,6 +927,7 @@ impl Engine for DefaultEngine {
         let outcome = crate::engine::scan_source(src, len, loc, ctx);
         let mut engine_outcome = outcome_of(outcome.format, outcome.findings);
         engine_outcome.claims = outcome.claims;
+        engine_outcome.facts = outcome.facts;
         engine_outcome
     }
 
@@ -946,6 +949,7 @@ fn outcome_of(format: ward_formats::detect::Format, findings: Vec<Finding>) -> E
         kind,
         findings,
         claims: Vec::new(),
+        facts: crate::engine::HeaderFacts::None,
     }
 }
 
@@ -1013,6 +1017,7 @@ mod tests {
                 kind: ContentKind::Known,
                 findings,
                 claims: Vec::new(),
+                facts: crate::engine::HeaderFacts::None,
             }
         }
 
