@@ -84,25 +84,17 @@ pub(crate) fn timestamp(info: &DocumentInfo) -> String {
     info.created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// A lock file's integrity value (`sha256:<hex>`, npm's `sha512-<base64>`) as a CycloneDX
-/// hash of the package archive, when it is one of the algorithms CycloneDX names.
+/// A lock file's integrity value as a CycloneDX hash of the package archive, when it is one
+/// of the algorithms CycloneDX names.
 fn integrity_hash(integrity: &str) -> Option<Value> {
-    use base64::Engine as _;
-    let (algorithm, value) = integrity.split_once([':', '-'])?;
-    let (alg, len) = match algorithm.to_ascii_lowercase().as_str() {
-        "sha1" => ("SHA-1", 20),
-        "sha256" => ("SHA-256", 32),
-        "sha384" => ("SHA-384", 48),
-        "sha512" => ("SHA-512", 64),
-        _ => return None,
+    let (name, hex) = crate::locks::integrity_hash(integrity)?;
+    let alg = match name {
+        "sha1" => "SHA-1",
+        "sha256" => "SHA-256",
+        "sha384" => "SHA-384",
+        _ => "SHA-512",
     };
-    let bytes = match hex::decode(value) {
-        Ok(bytes) => bytes,
-        Err(_) => base64::engine::general_purpose::STANDARD
-            .decode(value)
-            .ok()?,
-    };
-    (bytes.len() == len).then(|| json!({ "alg": alg, "content": hex::encode(bytes) }))
+    Some(json!({ "alg": alg, "content": hex }))
 }
 
 fn hashes(sha256: &str) -> Value {
@@ -313,22 +305,8 @@ fn model_card(c: &Component, facts: &ModelFacts, bom: &Bom) -> Value {
     if !facts.outputs.is_empty() {
         params.insert("outputs".into(), Value::Array(specs(&facts.outputs)));
     }
-    let dtypes = (!facts.dtypes.is_empty()).then(|| {
-        facts
-            .dtypes
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    });
-    let opsets = (!facts.opsets.is_empty()).then(|| {
-        facts
-            .opsets
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    });
+    let dtypes = counts(&facts.dtypes);
+    let opsets = counts(&facts.opsets);
     let mut props: Vec<(String, Option<String>)> = vec![
         ("ward:model:formats".into(), Some(facts.formats.join(","))),
         (
@@ -375,6 +353,16 @@ fn model_card(c: &Component, facts: &ModelFacts, bom: &Bom) -> Value {
         "bom-ref": format!("{}#model-card", c.id),
         "modelParameters": Value::Object(params),
         "properties": props,
+    })
+}
+
+/// `a=1,b=2` for a non-empty map.
+fn counts(map: &std::collections::BTreeMap<String, u64>) -> Option<String> {
+    (!map.is_empty()).then(|| {
+        map.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
     })
 }
 

@@ -1620,9 +1620,73 @@ fn npm_git_url(spec: &str) -> String {
     spec.to_owned()
 }
 
+/// A lock-file integrity value (`sha256:<hex>`, npm's `sha512-<base64>`, ...) as an
+/// algorithm name (`sha1`, `sha256`, `sha384`, `sha512`) and a lowercase hex digest, when it
+/// is one of those and its length matches. Both BOM writers use it.
+pub fn integrity_hash(integrity: &str) -> Option<(&'static str, String)> {
+    let (algorithm, value) = integrity.split_once([':', '-'])?;
+    let (name, size) = match algorithm.to_ascii_lowercase().as_str() {
+        "sha1" => ("sha1", 20),
+        "sha256" => ("sha256", 32),
+        "sha384" => ("sha384", 48),
+        "sha512" => ("sha512", 64),
+        _ => return None,
+    };
+    let bytes = match hex::decode(value) {
+        Ok(bytes) => bytes,
+        Err(_) => base64_decode(value)?,
+    };
+    (bytes.len() == size).then(|| (name, hex::encode(bytes)))
+}
+
+/// Standard base64 with optional `=` padding (the alphabet lock files use); text that is
+/// not canonical base64 (stray characters, non-zero trailing bits) is refused.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT_PADDING: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT_PADDING.decode(text).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn integrity_values_become_hex_hashes() {
+        let hex = hex::encode([0xab; 32]);
+        assert_eq!(
+            integrity_hash(&format!("sha256:{hex}")),
+            Some(("sha256", hex.clone()))
+        );
+        // sha512 of the empty string, as npm writes it.
+        let npm = "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==";
+        assert_eq!(
+            integrity_hash(npm).map(|(a, h)| (a, h.len())),
+            Some(("sha512", 128))
+        );
+        assert!(
+            integrity_hash(npm)
+                .unwrap()
+                .1
+                .starts_with("cf83e1357eefb8bd")
+        );
+        assert_eq!(integrity_hash("md5:abcd"), None);
+        assert_eq!(integrity_hash("sha256:not-a-hash"), None);
+        assert_eq!(integrity_hash("sha256:"), None);
+    }
+
+    #[test]
+    fn base64_rejects_what_is_not_base64() {
+        assert_eq!(base64_decode("TWFu"), Some(b"Man".to_vec()));
+        assert_eq!(base64_decode("TWE="), Some(b"Ma".to_vec()));
+        assert_eq!(base64_decode("TQ=="), Some(b"M".to_vec()));
+        assert_eq!(base64_decode("TR=="), None);
+        assert_eq!(base64_decode("T"), None);
+        assert_eq!(base64_decode("T*=="), None);
+    }
 
     // -----------------------------------------------------------------------------------
     // Helpers

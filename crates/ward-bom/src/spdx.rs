@@ -463,7 +463,7 @@ impl Writer {
             hashes.push(Value::Object(hash));
         }
         if let Some(integrity) = &component.integrity {
-            match integrity_hash(integrity) {
+            match crate::locks::integrity_hash(integrity) {
                 Some((algorithm, hex)) => hashes.push(Value::Object(hash_value(algorithm, &hex))),
                 None => props.add(property::LIBRARY_INTEGRITY, integrity),
             }
@@ -1005,51 +1005,6 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// A lock-file integrity value (`sha256:<hex>`, `sha512-<base64>`, ...) as an SPDX hash
-/// algorithm and lowercase hex digest, when it is one.
-fn integrity_hash(integrity: &str) -> Option<(&'static str, String)> {
-    let (algorithm, value) = integrity.split_once([':', '-'])?;
-    let (name, size) = match algorithm.to_ascii_lowercase().as_str() {
-        "sha1" => ("sha1", 20),
-        "sha256" => ("sha256", 32),
-        "sha384" => ("sha384", 48),
-        "sha512" => ("sha512", 64),
-        _ => return None,
-    };
-    let bytes = match hex::decode(value) {
-        Ok(bytes) => bytes,
-        Err(_) => base64_decode(value)?,
-    };
-    (bytes.len() == size).then(|| (name, hex::encode(bytes)))
-}
-
-/// Standard base64 with optional `=` padding (the alphabet lock files use).
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
-    let mut buffer: u32 = 0;
-    let mut bits = 0u32;
-    for byte in text.bytes() {
-        let value = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        // Only the last 14 bits are ever read back.
-        buffer = ((buffer << 6) | u32::from(value)) & 0x3fff;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((buffer >> bits) & 0xff).ok()?);
-        }
-    }
-    // Leftover bits must be padding zeros, or the text was not canonical base64.
-    (bits < 6 && buffer & ((1 << bits) - 1) == 0).then_some(out)
-}
-
 /// The license as an SPDX license expression, and whether it had to be rewritten: text
 /// that is not a well-formed expression becomes `LicenseRef-` and its idstring-safe form.
 fn license_expression(written: &str) -> (String, bool) {
@@ -1409,40 +1364,6 @@ mod tests {
             license_expression("Apache-2.0"),
             ("Apache-2.0".into(), false)
         );
-    }
-
-    #[test]
-    fn integrity_values_become_hex_hashes() {
-        let hex = hex::encode([0xab; 32]);
-        assert_eq!(
-            integrity_hash(&format!("sha256:{hex}")),
-            Some(("sha256", hex.clone()))
-        );
-        // sha512 of the empty string, as npm writes it.
-        let npm = "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==";
-        assert_eq!(
-            integrity_hash(npm).map(|(a, h)| (a, h.len())),
-            Some(("sha512", 128))
-        );
-        assert!(
-            integrity_hash(npm)
-                .unwrap()
-                .1
-                .starts_with("cf83e1357eefb8bd")
-        );
-        assert_eq!(integrity_hash("md5:abcd"), None);
-        assert_eq!(integrity_hash("sha256:not-a-hash"), None);
-        assert_eq!(integrity_hash("sha256:"), None);
-    }
-
-    #[test]
-    fn base64_rejects_what_is_not_base64() {
-        assert_eq!(base64_decode("TWFu"), Some(b"Man".to_vec()));
-        assert_eq!(base64_decode("TWE="), Some(b"Ma".to_vec()));
-        assert_eq!(base64_decode("TQ=="), Some(b"M".to_vec()));
-        assert_eq!(base64_decode("TR=="), None);
-        assert_eq!(base64_decode("T"), None);
-        assert_eq!(base64_decode("T*=="), None);
     }
 
     #[test]
