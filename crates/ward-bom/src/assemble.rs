@@ -237,7 +237,7 @@ pub fn assemble(
     );
     datasets(&files, &mut drafts, &mut taken, limits, &mut errors);
     single_models(&files, &mut drafts, &mut taken);
-    prompts(&files, &mut drafts, limits);
+    prompts(&files, &mut drafts);
     let libraries = libraries(&files, &mut errors);
 
     // One parallel pass hashes every file any component holds.
@@ -951,7 +951,7 @@ fn single_models(
 
 /// Prompt components: prompt files, chat templates in tokenizer configs and GGUF headers,
 /// Modelfile instructions, and system prompts in configuration files.
-fn prompts(files: &BTreeMap<String, FileInfo>, drafts: &mut Vec<Draft>, limits: &Limits) {
+fn prompts(files: &BTreeMap<String, FileInfo>, drafts: &mut Vec<Draft>) {
     let owner = |rel: &str, drafts: &[Draft]| -> Option<String> {
         drafts
             .iter()
@@ -1018,6 +1018,14 @@ fn prompts(files: &BTreeMap<String, FileInfo>, drafts: &mut Vec<Draft>, limits: 
                 }
             }
             Class::Text => {
+                for (key, value) in &info.seen.config_prompts {
+                    new.push(embedded(
+                        key,
+                        PromptKind::SystemPrompt,
+                        value,
+                        "system prompt",
+                    ));
+                }
                 let Some(text) = &info.seen.text else {
                     continue;
                 };
@@ -1041,23 +1049,6 @@ fn prompts(files: &BTreeMap<String, FileInfo>, drafts: &mut Vec<Draft>, limits: 
                             PromptKind::ChatTemplate
                         };
                         new.push(embedded(&word, kind, &value, &word.to_ascii_lowercase()));
-                    }
-                } else if name != "config.json" && !rel.contains("manifests/") {
-                    let found = match name.rsplit_once('.').map(|(_, e)| e) {
-                        Some("json") => serde_json::from_str(text)
-                            .map(|v| hf::system_prompts_json(&v))
-                            .unwrap_or_default(),
-                        Some("toml") => hf::system_prompts_toml(text),
-                        Some("yaml" | "yml") => hf::system_prompts_yaml(text, limits),
-                        _ => Vec::new(),
-                    };
-                    for (key, value) in found {
-                        new.push(embedded(
-                            &key,
-                            PromptKind::SystemPrompt,
-                            &value,
-                            "system prompt",
-                        ));
                     }
                 }
             }

@@ -16,6 +16,7 @@ use ward_scan::engine::HeaderFacts;
 use ward_scan::scan::{DefaultEngine, Engine, EngineOutcome};
 use ward_scan::{Context, Finding, Location, Source};
 
+use crate::hf;
 use crate::locks::{LockKind, lock_kind};
 use crate::model::{PromptKind, TensorSpec};
 
@@ -76,6 +77,9 @@ pub struct Seen {
     pub rows: Option<u64>,
     /// The text, for text files `ward bom` reads.
     pub text: Option<String>,
+    /// System prompts found in a JSON, YAML or TOML configuration file: key path and text.
+    /// Only these are kept of such a file, so memory follows what was found, not the tree.
+    pub config_prompts: Vec<(String, String)>,
     /// Files beside this one that its loader reads as raw tensor bytes.
     pub claims: Vec<PathBuf>,
 }
@@ -179,6 +183,7 @@ fn classify(
         onnx: None,
         rows: None,
         text: None,
+        config_prompts: Vec::new(),
         claims: outcome.claims.clone(),
     };
     seen.class = match outcome.format.as_str() {
@@ -206,7 +211,7 @@ fn classify(
         "pickle" => Class::Model(if ext == "joblib" { "joblib" } else { "pickle" }),
         "zip" => zip_class(src, len, ctx),
         "gzip" | "zlib" | "bzip2" | "xz" | "lz4" | "lzma" => compressed_class(&name),
-        "text" => text_class(&loc.path, &name, &ext, len, src, &mut seen),
+        "text" => text_class(&loc.path, &name, &ext, len, src, &ctx.limits, &mut seen),
         _ => binary_data_class(src, len, &mut seen, ctx),
     };
     seen
@@ -333,6 +338,7 @@ fn text_class(
     ext: &str,
     len: u64,
     src: &mut dyn Source,
+    limits: &ward_formats::Limits,
     seen: &mut Seen,
 ) -> Class {
     // Lock files are matched by their exact name (`Cargo.lock`, `Pipfile.lock`).
@@ -368,26 +374,49 @@ fn text_class(
         None
     };
     if let Some(kind) = prompt {
-        seen.text = read_text(src, len, MAX_TEXT_BYTES);
+        // A prompt file is identified by its digest; only a chat template's text is read
+        // again (into its model's facts).
+        if kind == PromptKind::ChatTemplate {
+            seen.text = read_text(src, len, MAX_TEXT_BYTES);
+        }
         return Class::Prompt(kind);
     }
-    let is_fact_file = FACT_FILES.contains(&name)
-        || name.ends_with(".index.json")
-        || path.replace('\\', "/").contains("/manifests/");
+    let in_manifests = path.replace('\\', "/").contains("/manifests/");
+    let is_fact_file = FACT_FILES.contains(&name) || name.ends_with(".index.json") || in_manifests;
+    let is_config = matches!(ext, "json" | "yaml" | "yml" | "toml");
+    if !is_fact_file && !is_config {
+        // Extensionless or unusual names: recognise JSON Lines by content.
+        if ext.is_empty()
+            && let Some(prefix) = read_at(src, 0, SNIFF_BYTES.min(len))
+            && dataset::sniff(&prefix, &[], len) == Some(DataFormat::JsonLines)
+        {
+            return Class::Data("jsonl");
+        }
+        return Class::Other;
+    }
+    let max = if is_fact_file {
+        MAX_TEXT_BYTES
+    } else {
+        MAX_CONFIG_BYTES
+    };
+    let text = read_text(src, len, max);
+    let searched = is_config
+        && !in_manifests
+        && !matches!(
+            name,
+            "config.json" | "tokenizer_config.json" | "chat_template.json"
+        );
+    if let (true, Some(text)) = (searched, &text) {
+        seen.config_prompts = match ext {
+            "json" => serde_json::from_str(text)
+                .map(|v| hf::system_prompts_json(&v))
+                .unwrap_or_default(),
+            "toml" => hf::system_prompts_toml(text),
+            _ => hf::system_prompts_yaml(text, limits),
+        };
+    }
     if is_fact_file {
-        seen.text = read_text(src, len, MAX_TEXT_BYTES);
-        return Class::Text;
+        seen.text = text;
     }
-    if matches!(ext, "json" | "yaml" | "yml" | "toml") {
-        seen.text = read_text(src, len, MAX_CONFIG_BYTES);
-        return Class::Text;
-    }
-    // Extensionless or unusual names: recognise JSON Lines by content.
-    if let Some(prefix) = read_at(src, 0, SNIFF_BYTES.min(len))
-        && dataset::sniff(&prefix, &[], len) == Some(DataFormat::JsonLines)
-        && ext.is_empty()
-    {
-        return Class::Data("jsonl");
-    }
-    Class::Other
+    Class::Text
 }
