@@ -110,6 +110,7 @@ impl<'r> Input<'r> {
     }
 
     /// The next `n` bytes (at most the buffer size), borrowed.
+    #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], ReadError> {
         if n > BUF_SIZE {
             return Err(ReadError::Eof);
@@ -125,6 +126,7 @@ impl<'r> Input<'r> {
     }
 
     /// Up to `n` next bytes (fewer at the end of the input) without consuming them.
+    #[inline]
     pub(crate) fn peek_n(&mut self, n: usize) -> Result<&[u8], ReadError> {
         let n = n.min(BUF_SIZE);
         while self.end.saturating_sub(self.pos) < n {
@@ -136,7 +138,14 @@ impl<'r> Input<'r> {
         Ok(self.buf.get(self.pos..stop).unwrap_or_default())
     }
 
+    /// Consumes `n` bytes already seen through [`Input::peek_n`].
+    #[inline]
+    pub(crate) fn skip_buffered(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.end);
+    }
+
     /// A fixed-size array.
+    #[inline]
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], ReadError> {
         let bytes = self.take(N)?;
         bytes.try_into().map_err(|_| ReadError::Eof)

@@ -272,6 +272,65 @@ fn dunder_keys_are_seen_past_the_container_cap() {
 }
 
 #[test]
+fn items_added_to_a_full_container_are_still_checked() {
+    // The first SETITEMS fills the dict past the cap; a later one, which no longer stores
+    // anything, still brings the dunder key that BUILD must see.
+    let mut bytes = b"\x80\x02cnumpy\ndtype\n)R}(".to_vec();
+    for i in 0..40u8 {
+        bytes.extend_from_slice(&[0x8c, 2, b'a' + (i % 26), b'a' + (i / 26), b'K', i]);
+    }
+    bytes.extend_from_slice(b"u(\x8c\x01zK\x00\x8c\x0c__builtins__Nub.");
+    let p = parse(&bytes);
+    assert_eq!(p.error, None);
+    assert_eq!(p.suspicious_builds.len(), 1);
+    // APPENDS onto a full list, onto an object, and with a missing target.
+    let mut bytes = b"\x80\x04](".to_vec();
+    bytes.extend(std::iter::repeat_n(b'N', 40));
+    bytes.extend_from_slice(b"e(NNe.");
+    assert_eq!(parse(&bytes).error, None);
+    let p = parse(b"\x80\x04cbuiltins\nobject\n)R(NNe.");
+    assert_eq!(p.error, None);
+    let p = parse(b"\x80\x04(NNe.");
+    assert!(
+        matches!(p.error, Some(PickleError::Invalid { .. })),
+        "{:?}",
+        p.error
+    );
+    let p = parse(b"\x80\x04}(NNNu.");
+    assert!(
+        matches!(p.error, Some(PickleError::Invalid { .. })),
+        "{:?}",
+        p.error
+    );
+}
+
+#[test]
+fn short_strings_are_read_exactly_on_the_fast_path() {
+    // A non-ASCII module name still resolves, and a truncated string is truncation.
+    let p = parse(b"\x80\x04\x8c\x03m\xc3\xa9\x8c\x01f\x93.");
+    assert_eq!(p.error, None);
+    assert_eq!(names(&p), ["m\u{e9}.f"]);
+    let p = parse(b"\x80\x04\x8c\x05abc");
+    assert!(
+        matches!(p.error, Some(PickleError::Truncated { .. })),
+        "{:?}",
+        p.error
+    );
+    let p = parse(b"\x80\x04J\x01\x00");
+    assert!(
+        matches!(p.error, Some(PickleError::Truncated { .. })),
+        "{:?}",
+        p.error
+    );
+    let p = parse(b"\x80\x04\x8c\x02\xff\xfe.");
+    assert!(
+        matches!(p.error, Some(PickleError::Invalid { .. })),
+        "{:?}",
+        p.error
+    );
+}
+
+#[test]
 fn self_referencing_containers_do_not_break_the_machine() {
     // A list appended to itself, a dict set into itself, an object whose state is itself.
     let p = parse(

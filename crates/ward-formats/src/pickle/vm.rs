@@ -234,16 +234,38 @@ impl CycleCandidate {
 
 /// A string value, inline when short.
 fn str_value(s: &str) -> Value {
-    let bytes = s.as_bytes();
-    if bytes.len() <= SMALL {
-        let mut inline = [0u8; SMALL];
-        for (dst, src) in inline.iter_mut().zip(bytes) {
-            *dst = *src;
-        }
-        // `bytes.len()` is at most `SMALL`, which fits in a `u8`.
-        return Value::Small(bytes.len() as u8, inline);
+    if s.len() <= SMALL {
+        return small_value(s.as_bytes());
     }
     Value::Str(Rc::from(s))
+}
+
+/// An inline string of at most [`SMALL`] bytes of UTF-8 (checked by the caller).
+#[inline]
+fn small_value(bytes: &[u8]) -> Value {
+    let mut inline = [0u8; SMALL];
+    let len = bytes.len().min(SMALL);
+    if let (Some(dst), Some(src)) = (inline.get_mut(..len), bytes.get(..len)) {
+        dst.copy_from_slice(src);
+    }
+    // `len` is at most `SMALL`, which fits in a `u8`.
+    Value::Small(len as u8, inline)
+}
+
+/// Whether a value owns no allocation.
+#[inline(always)]
+fn is_scalar(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::None
+            | Value::Bool
+            | Value::Int(_)
+            | Value::Float
+            | Value::Small(..)
+            | Value::Skipped
+            | Value::Set
+            | Value::Opaque
+    )
 }
 
 /// Whether dropping a value cannot recurse.
@@ -295,6 +317,14 @@ impl Value {
 enum Step {
     Continue,
     Stop,
+}
+
+/// What [`Machine::step_hot`] did with an opcode.
+enum Hot {
+    Done,
+    Failed,
+    /// Not one of its opcodes, or not in the form it handles: [`Machine::step`] runs it.
+    No,
 }
 
 type OpResult = Result<Step, PickleError>;
@@ -460,7 +490,12 @@ impl<'o> Machine<'o> {
                 }
             };
             self.out.opcodes = self.out.opcodes.saturating_add(1);
-            match self.step(op, input) {
+            let stepped = match self.step_hot(op, input) {
+                Hot::Done => Ok(Step::Continue),
+                Hot::Failed => break,
+                Hot::No => self.step(op, input),
+            };
+            match stepped {
                 Ok(Step::Continue) => {}
                 Ok(Step::Stop) => break,
                 Err(e) => {
@@ -499,14 +534,17 @@ impl<'o> Machine<'o> {
         }
     }
 
+    #[inline]
     fn fence(&self) -> usize {
         self.marks.last().copied().unwrap_or(0)
     }
 
+    #[inline(always)]
     fn push(&mut self, v: Value) {
         self.stack.push(v);
     }
 
+    #[inline]
     fn pop(&mut self) -> Result<Value, PickleError> {
         if self.stack.len() <= self.fence() {
             return Err(self.invalid("unpickling stack underflow"));
@@ -516,6 +554,7 @@ impl<'o> Machine<'o> {
             .ok_or_else(|| self.invalid("unpickling stack underflow"))
     }
 
+    #[inline]
     fn top(&self) -> Result<&Value, PickleError> {
         if self.stack.len() <= self.fence() {
             return Err(self.invalid("unpickling stack underflow"));
@@ -698,6 +737,9 @@ impl<'o> Machine<'o> {
                     message: e.to_string(),
                 },
             })?;
+            if bytes.len() <= SMALL && bytes.is_ascii() {
+                return Ok(small_value(bytes));
+            }
             return match std::str::from_utf8(bytes) {
                 Ok(s) => Ok(str_value(s)),
                 Err(_) => match decode_utf8_surrogatepass(bytes) {
@@ -1056,6 +1098,52 @@ impl<'o> Machine<'o> {
         Ok(Step::Continue)
     }
 
+    /// `APPENDS` and `SETITEMS`: adds everything above the top mark to the list or dict
+    /// under it. A target that keeps no more items (a full list, a full dict whose dunder
+    /// key is known, any other object) drops them where they are: this is the hot path of
+    /// large pickles, which append in batches of a thousand.
+    fn add_marked(&mut self, dict: bool) -> OpResult {
+        let at = self.marker()?;
+        if at > self.stack.len() || at == 0 || at <= self.fence() {
+            return Err(self.invalid("unpickling stack underflow"));
+        }
+        let items = self.stack.get(at..).unwrap_or_default();
+        if dict && !items.len().is_multiple_of(2) {
+            return Err(self.invalid("odd number of items for SETITEMS"));
+        }
+        let saturated = match self.stack.get(at - 1) {
+            Some(Value::List(l)) => l.try_borrow().is_ok_and(|l| l.items.len() >= CONTAINER_CAP),
+            Some(Value::Dict(d)) => match d.try_borrow_mut() {
+                Ok(mut d) if d.pairs.len() >= CONTAINER_CAP => {
+                    if d.dunder.is_none() {
+                        d.dunder = items
+                            .iter()
+                            .step_by(2)
+                            .filter_map(Value::as_str)
+                            .find(|k| is_dunder(k))
+                            .map(Rc::from);
+                    }
+                    true
+                }
+                _ => false,
+            },
+            _ => true,
+        };
+        if saturated {
+            for v in self.stack.drain(at..) {
+                // Scalars own nothing: skip their drop glue, which runs out of line once
+                // per item and is most of the cost of a thousand-item batch.
+                if is_scalar(&v) {
+                    std::mem::forget(v);
+                }
+            }
+            return Ok(Step::Continue);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.extend(self.stack.drain(at..));
+        self.add_items(at - 1, scratch, dict)
+    }
+
     /// Adds the scratch buffer `items` to the list or dict at `target_at` (`APPEND`,
     /// `APPENDS`, `SETITEM`, `SETITEMS`), then recycles the buffer.
     fn add_items(&mut self, target_at: usize, mut items: Vec<Value>, dict: bool) -> OpResult {
@@ -1086,6 +1174,58 @@ impl<'o> Machine<'o> {
         }
         self.recycle(items);
         Ok(Step::Continue)
+    }
+
+    /// Pushes an integer. The slot is pushed first and filled in place: building the
+    /// value before the push makes the compiler assemble it in memory and copy it with
+    /// one wider load, which stalls on every opcode of a large pickle.
+    #[inline(always)]
+    fn push_int(&mut self, i: i64) {
+        self.stack.push(Value::None);
+        if let Some(slot) = self.stack.last_mut() {
+            *slot = Value::Int(i);
+        }
+    }
+
+    /// The opcodes that make up most of a large pickle (numbers and short ASCII strings),
+    /// run here in the machine's loop rather than in [`Machine::step`], each value written
+    /// straight into its stack slot. On [`Hot::Failed`] the error is in `out.error`.
+    #[inline(always)]
+    fn step_hot(&mut self, op: u8, input: &mut Input<'_>) -> Hot {
+        let read = match op {
+            b'J' => input
+                .array::<4>()
+                .map(|a| self.push_int(i64::from(i32::from_le_bytes(a)))),
+            b'K' => input.array::<1>().map(|[v]| self.push_int(i64::from(v))),
+            b'M' => input
+                .array::<2>()
+                .map(|a| self.push_int(i64::from(u16::from_le_bytes(a)))),
+            b'G' => input.array::<8>().map(|_| self.stack.push(Value::Float)),
+            0x8c => match input.peek_n(1) {
+                Ok(&[n, ..]) if usize::from(n) <= SMALL => match input.peek_n(1 + usize::from(n)) {
+                    Ok([_, text @ ..]) if text.len() == usize::from(n) && text.is_ascii() => {
+                        self.stack.push(Value::Small(n, [0; SMALL]));
+                        if let Some(Value::Small(_, slot)) = self.stack.last_mut()
+                            && let Some(dst) = slot.get_mut(..text.len())
+                        {
+                            dst.copy_from_slice(text);
+                        }
+                        input.skip_buffered(1 + usize::from(n));
+                        Ok(())
+                    }
+                    _ => return Hot::No,
+                },
+                _ => return Hot::No,
+            },
+            _ => return Hot::No,
+        };
+        match read {
+            Ok(()) => Hot::Done,
+            Err(e) => {
+                self.out.error = Some(self.err_from(e, input));
+                Hot::Failed
+            }
+        }
     }
 
     fn step(&mut self, op: u8, input: &mut Input<'_>) -> OpResult {
@@ -1273,14 +1413,7 @@ impl<'o> Machine<'o> {
                 let items = self.scratch_with([v]);
                 return self.add_items(at - 1, items, false);
             }
-            b'e' => {
-                let items = self.pop_mark_scratch()?;
-                let at = self.stack.len();
-                if at == 0 || at <= self.fence() {
-                    return Err(self.invalid("unpickling stack underflow"));
-                }
-                return self.add_items(at - 1, items, false);
-            }
+            b'e' => return self.add_marked(false),
             b's' => {
                 let v = self.pop()?;
                 let k = self.pop()?;
@@ -1291,14 +1424,7 @@ impl<'o> Machine<'o> {
                 let items = self.scratch_with([k, v]);
                 return self.add_items(at - 1, items, true);
             }
-            b'u' => {
-                let items = self.pop_mark_scratch()?;
-                let at = self.stack.len();
-                if at == 0 || at <= self.fence() {
-                    return Err(self.invalid("unpickling stack underflow"));
-                }
-                return self.add_items(at - 1, items, true);
-            }
+            b'u' => return self.add_marked(true),
             0x90 => {
                 let items = self.pop_mark_scratch()?;
                 self.recycle(items);
