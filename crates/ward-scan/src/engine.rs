@@ -752,7 +752,7 @@ fn appended_zip(
     }
     let tail_len = len.min(ZIP_TAIL);
     let tail_offset = len.saturating_sub(tail_len);
-    let mut tail = Vec::new();
+    let mut tail = Vec::with_capacity(usize::try_from(tail_len).unwrap_or_default());
     src.seek(SeekFrom::Start(tail_offset)).ok()?;
     (&mut *src).take(tail_len).read_to_end(&mut tail).ok()?;
     zip::find_eocd(&tail, tail_offset)?;

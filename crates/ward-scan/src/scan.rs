@@ -362,6 +362,7 @@ pub fn scan_paths_with(
     for input in inputs {
         walk.input(input, options);
     }
+    walk.sizes();
 
     let bytes_total = walk.jobs.iter().map(|job| job.size).sum();
     let files_total = walk.jobs.len();
@@ -585,16 +586,26 @@ impl Walk {
         }
     }
 
+    /// A file found in a directory. Its size is read later, in parallel, by
+    /// [`Walk::sizes`]: a walk of many small files would otherwise spend most of its time
+    /// in one `stat` after another before any scan starts.
     fn file(&mut self, path: &Path, display: String) {
-        match fs::metadata(path) {
-            Ok(meta) => self.jobs.push(Job {
-                input: JobInput::Path(path.to_owned()),
-                display,
-                size: meta.len(),
-                named: false,
-            }),
-            Err(err) => self.unreadable(display, &err),
-        }
+        self.jobs.push(Job {
+            input: JobInput::Path(path.to_owned()),
+            display,
+            size: 0,
+            named: false,
+        });
+    }
+
+    /// Reads the size of every file found in a directory. A file that cannot be read now
+    /// is reported when its scan opens it.
+    fn sizes(&mut self) {
+        self.jobs.par_iter_mut().for_each(|job| {
+            if let (JobInput::Path(path), false) = (&job.input, job.named) {
+                job.size = fs::metadata(path).map_or(0, |meta| meta.len());
+            }
+        });
     }
 
     fn special(&mut self, display: String) {

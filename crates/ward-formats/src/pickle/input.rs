@@ -8,6 +8,10 @@ use std::io::{self, Read};
 
 /// Size of the read buffer; also the longest argument that can be borrowed in one piece.
 const BUF_SIZE: usize = 64 * 1024;
+/// Smallest read buffer. An input known to be shorter than [`BUF_SIZE`] gets a buffer of
+/// its own length (at least this), so that scanning many small files does not zero a full
+/// buffer each time.
+const MIN_BUF_SIZE: usize = 4 * 1024;
 
 /// Why a read could not be satisfied.
 #[derive(Debug)]
@@ -35,9 +39,14 @@ impl<'r> Input<'r> {
     /// An input whose first byte is at absolute offset `start`; `len` is how many bytes the
     /// reader can yield at most, when known.
     pub(crate) fn new(inner: &'r mut dyn Read, start: u64, len: Option<u64>) -> Self {
+        let size = len
+            .and_then(|len| usize::try_from(len).ok())
+            .map_or(BUF_SIZE, |len| {
+                len.saturating_add(1).clamp(MIN_BUF_SIZE, BUF_SIZE)
+            });
         Self {
             inner,
-            buf: vec![0; BUF_SIZE],
+            buf: vec![0; size],
             pos: 0,
             end: 0,
             base: start,
@@ -112,7 +121,8 @@ impl<'r> Input<'r> {
     /// The next `n` bytes (at most the buffer size), borrowed.
     #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], ReadError> {
-        if n > BUF_SIZE {
+        // Longer than the buffer means longer than the input (see `new`).
+        if n > self.buf.len() {
             return Err(ReadError::Eof);
         }
         while self.end.saturating_sub(self.pos) < n {
@@ -128,7 +138,7 @@ impl<'r> Input<'r> {
     /// Up to `n` next bytes (fewer at the end of the input) without consuming them.
     #[inline]
     pub(crate) fn peek_n(&mut self, n: usize) -> Result<&[u8], ReadError> {
-        let n = n.min(BUF_SIZE);
+        let n = n.min(self.buf.len());
         while self.end.saturating_sub(self.pos) < n {
             if self.fill()? == 0 {
                 break;
@@ -194,7 +204,7 @@ impl<'r> Input<'r> {
     /// Reads a line up to and including `\n`. Lines longer than `max` are consumed but not
     /// kept: the result is then `Line::Long` with the line's length.
     pub(crate) fn line(&mut self, max: usize) -> Result<Line<'_>, ReadError> {
-        let max = max.min(BUF_SIZE.saturating_sub(1));
+        let max = max.min(self.buf.len().saturating_sub(1));
         let mut scanned = 0usize;
         loop {
             let window = self
