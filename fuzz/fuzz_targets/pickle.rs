@@ -15,6 +15,7 @@ use ward_scan::{Context, Location};
 fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_pickle_opcodes: 100_000,
+        max_pickle_memory: 8 << 20,
         max_inspected_bytes: 1 << 16,
         time_budget: Duration::from_secs(2),
         ..Limits::default()

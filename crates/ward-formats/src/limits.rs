@@ -12,6 +12,10 @@ pub struct Limits {
     pub max_pickle_opcodes: u64,
     /// Entries in one pickle memo.
     pub max_pickle_memo: usize,
+    /// Bytes the symbolic machine may hold for one pickle in its memo and in the lists,
+    /// dicts, tuples and objects it keeps (an estimate that errs high). This, not the
+    /// opcode or memo counts, is what bounds memory on hostile pickles.
+    pub max_pickle_memory: u64,
     /// Depth of the pickle value stack plus MARK stack.
     pub max_pickle_stack: usize,
     /// Pickles scanned one after another in one stacked stream.
@@ -40,8 +44,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_pickle_opcodes: 50_000_000,
-            max_pickle_memo: 1_000_000,
+            max_pickle_opcodes: 1_000_000_000,
+            max_pickle_memo: 8_000_000,
+            max_pickle_memory: 256 << 20,
             max_pickle_stack: 100_000,
             max_stacked_pickles: 64,
             max_pickle_nesting: 8,

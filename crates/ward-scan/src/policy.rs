@@ -354,6 +354,7 @@ struct RawPolicy {
 struct RawLimits {
     max_pickle_opcodes: Option<Spanned<i64>>,
     max_pickle_memo: Option<Spanned<i64>>,
+    max_pickle_memory: Option<Spanned<i64>>,
     max_pickle_stack: Option<Spanned<i64>>,
     max_stacked_pickles: Option<Spanned<i64>>,
     max_pickle_nesting: Option<Spanned<i64>>,
@@ -400,6 +401,9 @@ impl RawLimits {
         }
         if let Some(n) = size(self.max_pickle_memo, "max_pickle_memo")? {
             limits.max_pickle_memo = n;
+        }
+        if let Some(n) = positive(self.max_pickle_memory, "max_pickle_memory")? {
+            limits.max_pickle_memory = n;
         }
         if let Some(n) = size(self.max_pickle_stack, "max_pickle_stack")? {
             limits.max_pickle_stack = n;
@@ -603,10 +607,12 @@ expires = "2020-01-01"
         let policy = parse("version = 1\n").unwrap();
         assert_eq!(policy.limits, Limits::default());
         let policy = parse(
-            "version = 1\n[limits]\nmax_pickle_opcodes = 200000000\ntime_budget_seconds = 5\n",
+            "version = 1\n[limits]\nmax_pickle_opcodes = 200000000\ntime_budget_seconds = 5\n\
+             max_pickle_memory = 1_073_741_824\n",
         )
         .unwrap();
         assert_eq!(policy.limits.max_pickle_opcodes, 200_000_000);
+        assert_eq!(policy.limits.max_pickle_memory, 1 << 30);
         assert_eq!(policy.limits.time_budget, std::time::Duration::from_secs(5));
         assert_eq!(
             policy.limits.max_archive_depth,

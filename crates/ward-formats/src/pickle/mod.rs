@@ -201,6 +201,8 @@ pub enum LimitKind {
     Stack,
     /// [`Limits::max_pickle_nesting`].
     Nesting,
+    /// [`Limits::max_pickle_memory`].
+    Memory,
     /// The time budget.
     Time,
 }
@@ -213,6 +215,7 @@ impl LimitKind {
             LimitKind::Memo => "max_pickle_memo",
             LimitKind::Stack => "max_pickle_stack",
             LimitKind::Nesting => "max_pickle_nesting",
+            LimitKind::Memory => "max_pickle_memory",
             LimitKind::Time => "time_budget",
         }
     }

@@ -211,6 +211,89 @@ fn every_limit_stops_the_machine() {
     ));
 }
 
+/// `n` dicts of 32 small int pairs, each memoised (`memoise`) or popped right away.
+fn dicts(n: usize, memoise: bool) -> Vec<u8> {
+    let mut one = b"}(".to_vec();
+    for i in 0..32u8 {
+        one.extend_from_slice(&[b'K', i, b'K', i]);
+    }
+    one.push(b'u');
+    if memoise {
+        one.push(0x94);
+    }
+    one.push(b'0');
+    let mut bytes = b"\x80\x04".to_vec();
+    bytes.extend(one.repeat(n));
+    bytes.extend_from_slice(b"N.");
+    bytes
+}
+
+fn assert_memory_limit(p: &Pickle) {
+    assert!(
+        matches!(
+            p.error,
+            Some(PickleError::Limit {
+                kind: LimitKind::Memory,
+                ..
+            })
+        ),
+        "{:?}",
+        p.error
+    );
+}
+
+#[test]
+fn memory_held_for_a_pickle_is_bounded() {
+    let limits = Limits {
+        max_pickle_memory: 4 << 20,
+        ..Limits::default()
+    };
+    // Memoised dicts stay alive: about 2 KiB each is charged, so 10,000 pass 4 MiB.
+    let p = parse_with(&dicts(10_000, true), &limits);
+    assert_memory_limit(&p);
+    // The same dicts dropped as they are made hold nothing: the charge is given back.
+    let p = parse_with(&dicts(50_000, false), &limits);
+    assert_eq!(p.error, None);
+    // With the default limit both are fine, and nothing stays charged after a run.
+    let before = super::vm::held_now();
+    assert_eq!(parse(&dicts(10_000, true)).error, None);
+    assert_eq!(super::vm::held_now(), before);
+    // The memo's own slots count too: 200,000 memoised `None`s are over 4 MiB.
+    let mut bytes = b"\x80\x04".to_vec();
+    bytes.extend(b"N\x940".repeat(200_000));
+    bytes.extend_from_slice(b"N.");
+    let p = parse_with(&bytes, &limits);
+    assert_memory_limit(&p);
+}
+
+#[test]
+fn memo_indices_past_the_dense_range_are_kept_in_order_and_out_of_order() {
+    // A global stored far out of order (index 100,000), then 99,999 memoised ints at
+    // indices 1 to 99,999, read back from both ends.
+    let mut bytes = b"\x80\x04cos\nsystem\nr\xa0\x86\x01\x000".to_vec();
+    for i in 0..99_999u32 {
+        bytes.push(b'J');
+        bytes.extend_from_slice(&i.to_le_bytes());
+        bytes.extend_from_slice(b"\x940");
+    }
+    bytes.extend_from_slice(b"j\x01\x00\x00\x000j\x9f\x86\x01\x000");
+    // The global is still found, and called.
+    bytes.extend_from_slice(b"j\xa0\x86\x01\x00)R0");
+    // The vector now reaches index 100,000: a newer value there replaces the global.
+    bytes.extend_from_slice(b"Nr\xa0\x86\x01\x000j\xa0\x86\x01\x00)R.");
+    let p = parse(&bytes);
+    assert_eq!(p.error, None);
+    let calls: Vec<Option<&str>> = p.calls.iter().map(|c| c.callable.as_deref()).collect();
+    assert_eq!(calls, [Some("os.system"), None]);
+    // A missing index in the sparse range is still an error.
+    let p = parse(b"\x80\x04j\x40\x42\x0f\x00.");
+    assert!(
+        matches!(p.error, Some(PickleError::Invalid { .. })),
+        "{:?}",
+        p.error
+    );
+}
+
 #[test]
 fn long_payloads_are_skipped_not_kept() {
     let limits = Limits {

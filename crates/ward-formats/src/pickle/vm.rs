@@ -1,6 +1,6 @@
 //! The machine itself: opcodes, stack, mark stack, memo and symbolic values.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
@@ -32,8 +32,69 @@ const MAX_RETAINED_BYTES: usize = 32 << 20;
 const BUDGET_INTERVAL: u64 = 4096;
 /// Longest text line kept for protocol 0 opcodes (names, numbers, quoted strings).
 const MAX_LINE: usize = 60 * 1024;
-/// Memo indices below this are held in a vector; sparse larger ones in a map.
+/// Memo indices below this are held in a vector, and so is every index that extends it by
+/// one (the pickler numbers its memo in order); other large ones go in a map.
 const DENSE_MEMO: u64 = 1 << 16;
+/// Bytes charged for one value held in a container or the memo (the value itself plus the
+/// allocator's share), on top of the bytes of a string or bytes payload it owns.
+const VALUE_COST: u64 = 32;
+/// Bytes charged for a list, dict, tuple or object itself.
+const CONTAINER_COST: u64 = 96;
+/// Bytes charged per entry of the sparse memo map.
+const SPARSE_MEMO_COST: u64 = 48;
+
+thread_local! {
+    /// Bytes held by the containers alive on this thread (see [`Charge`]). Machines run
+    /// on one thread, nested ones on their parent's, so each compares this with the value
+    /// it started from.
+    static HELD: Cell<u64> = const { Cell::new(0) };
+}
+
+fn held() -> u64 {
+    HELD.with(Cell::get)
+}
+
+/// Bytes charged on this thread now, for tests that check every charge is given back.
+#[cfg(test)]
+pub(crate) fn held_now() -> u64 {
+    held()
+}
+
+/// What one container holds, charged to [`HELD`] for as long as it lives. Together with
+/// the memo this is what a pickle can make the machine keep, so it is what
+/// `max_pickle_memory` bounds: a small hostile pickle of memoised dicts cannot grow memory
+/// without bound.
+#[derive(Debug)]
+struct Charge(u64);
+
+impl Charge {
+    fn new() -> Self {
+        HELD.with(|h| h.set(h.get().saturating_add(CONTAINER_COST)));
+        Self(CONTAINER_COST)
+    }
+
+    fn add(&mut self, v: &Value) {
+        let c = cost(v);
+        self.0 = self.0.saturating_add(c);
+        HELD.with(|h| h.set(h.get().saturating_add(c)));
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        HELD.with(|h| h.set(h.get().saturating_sub(self.0)));
+    }
+}
+
+/// Bytes charged for holding `v`.
+fn cost(v: &Value) -> u64 {
+    let owned = match v {
+        Value::Str(s) | Value::Global(s) => s.len(),
+        Value::Bytes(b) | Value::BigInt(b) => b.len(),
+        _ => 0,
+    };
+    VALUE_COST.saturating_add(owned as u64)
+}
 
 /// Loaders that unpickle a bytes argument. A pickle passed to one is parsed recursively.
 const NESTED_LOADERS: &[&str] = &[
@@ -84,10 +145,20 @@ enum Value {
     Opaque,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct List {
     /// The first [`CONTAINER_CAP`] items.
     items: Vec<Value>,
+    charge: Charge,
+}
+
+impl List {
+    fn new() -> Self {
+        Self {
+            items: Vec::new(),
+            charge: Charge::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -97,14 +168,27 @@ struct Tuple {
     /// Whether no list, dict or object is reachable from it (then it cannot be part
     /// of a reference cycle).
     pure: bool,
+    /// Held for its `Drop`: a tuple never grows.
+    _charge: Charge,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Dict {
     /// The first [`CONTAINER_CAP`] pairs.
     pairs: Vec<(Value, Value)>,
     /// The first dunder string key ever set, stored or not: `BUILD` checks it.
     dunder: Option<Rc<str>>,
+    charge: Charge,
+}
+
+impl Dict {
+    fn new() -> Self {
+        Self {
+            pairs: Vec::new(),
+            dunder: None,
+            charge: Charge::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -113,6 +197,7 @@ struct Object {
     callable: Option<Rc<str>>,
     args: Value,
     state: Option<Value>,
+    charge: Charge,
 }
 
 // Values can nest as deep as the opcode limit allows (`TUPLE1` applied a million times),
@@ -336,6 +421,11 @@ struct Machine<'o> {
     memo_dense: Vec<Option<Value>>,
     memo_sparse: HashMap<u64, Value>,
     memo_len: u64,
+    /// Bytes of strings and payloads the memo owns (its slots are counted from their
+    /// capacity when the budget is checked).
+    memo_owned: u64,
+    /// [`HELD`] when this machine started.
+    held_base: u64,
     proto: u8,
     container_stores: usize,
     cycle_candidates: Vec<CycleCandidate>,
@@ -445,6 +535,8 @@ impl<'o> Machine<'o> {
             memo_dense: Vec::new(),
             memo_sparse: HashMap::new(),
             memo_len: 0,
+            memo_owned: 0,
+            held_base: held(),
             proto: 0,
             container_stores: 0,
             cycle_candidates: Vec::new(),
@@ -472,15 +564,19 @@ impl<'o> Machine<'o> {
                 });
                 break;
             }
-            if self.out.opcodes % BUDGET_INTERVAL == BUDGET_INTERVAL - 1
-                && self.opts.budget.check().is_err()
-            {
-                self.out.error = Some(PickleError::Limit {
-                    kind: LimitKind::Time,
-                    value: limits.time_budget.as_secs(),
-                    offset: self.op_offset,
-                });
-                break;
+            if self.out.opcodes % BUDGET_INTERVAL == BUDGET_INTERVAL - 1 {
+                if self.opts.budget.check().is_err() {
+                    self.out.error = Some(PickleError::Limit {
+                        kind: LimitKind::Time,
+                        value: limits.time_budget.as_secs(),
+                        offset: self.op_offset,
+                    });
+                    break;
+                }
+                if let Err(e) = self.check_memory() {
+                    self.out.error = Some(e);
+                    break;
+                }
             }
             let op = match input.byte() {
                 Ok(op) => op,
@@ -631,11 +727,19 @@ impl<'o> Machine<'o> {
     fn tuple(&mut self, mut items: Vec<Value>) -> Value {
         items.truncate(CONTAINER_CAP);
         let pure = items.iter().all(is_pure);
-        Value::Tuple(Rc::new(Tuple { items, pure }))
+        let mut charge = Charge::new();
+        for item in &items {
+            charge.add(item);
+        }
+        Value::Tuple(Rc::new(Tuple {
+            items,
+            pure,
+            _charge: charge,
+        }))
     }
 
     fn dict(&mut self, items: &mut Vec<Value>) -> Value {
-        let rc = Rc::new(RefCell::new(Dict::default()));
+        let rc = Rc::new(RefCell::new(Dict::new()));
         if let Ok(mut d) = rc.try_borrow_mut() {
             self.dict_insert(&mut d, items, &rc);
         }
@@ -660,18 +764,21 @@ impl<'o> Machine<'o> {
                 && self.may_store(&k, || CycleCandidate::Dict(Rc::downgrade(rc)))
                 && self.may_store(&v, || CycleCandidate::Dict(Rc::downgrade(rc)))
             {
+                d.charge.add(&k);
+                d.charge.add(&v);
                 d.pairs.push((k, v));
             }
         }
     }
 
-    fn list_extend(&mut self, l: &mut Vec<Value>, items: &mut Vec<Value>, rc: &Rc<RefCell<List>>) {
+    fn list_extend(&mut self, l: &mut List, items: &mut Vec<Value>, rc: &Rc<RefCell<List>>) {
         for v in items.drain(..) {
-            if l.len() >= CONTAINER_CAP {
+            if l.items.len() >= CONTAINER_CAP {
                 break;
             }
             if self.may_store(&v, || CycleCandidate::List(Rc::downgrade(rc))) {
-                l.push(v);
+                l.charge.add(&v);
+                l.items.push(v);
             }
         }
     }
@@ -762,17 +869,45 @@ impl<'o> Machine<'o> {
         }
     }
 
+    /// Fails with `max_pickle_memory` once the containers this machine made and its memo
+    /// hold more than the limit.
+    fn check_memory(&self) -> Result<(), PickleError> {
+        let slot = std::mem::size_of::<Option<Value>>() as u64;
+        let memo = (self.memo_dense.capacity() as u64)
+            .saturating_mul(slot)
+            .saturating_add((self.memo_sparse.capacity() as u64).saturating_mul(SPARSE_MEMO_COST))
+            .saturating_add(self.memo_owned);
+        let used = held().saturating_sub(self.held_base).saturating_add(memo);
+        let limit = self.opts.limits.max_pickle_memory;
+        if used > limit {
+            return Err(PickleError::Limit {
+                kind: LimitKind::Memory,
+                value: limit,
+                offset: self.op_offset,
+            });
+        }
+        Ok(())
+    }
+
     fn memo_put(&mut self, idx: u64, v: Value) -> Result<(), PickleError> {
-        let existed = if idx < DENSE_MEMO {
-            // `idx` is below `DENSE_MEMO`, which fits in `usize`.
+        self.memo_owned = self
+            .memo_owned
+            .saturating_add(cost(&v).saturating_sub(VALUE_COST));
+        let dense_len = self.memo_dense.len() as u64;
+        let existed = if idx < DENSE_MEMO.max(dense_len.saturating_add(1)) {
+            // `idx` is at most the dense memo's length or below `DENSE_MEMO`: a `usize`.
             let i = idx as usize;
             if self.memo_dense.len() <= i {
                 self.memo_dense.resize(i + 1, None);
+                self.check_memory()?;
             }
-            match self.memo_dense.get_mut(i) {
+            let replaced = match self.memo_dense.get_mut(i) {
                 Some(slot) => slot.replace(v).is_some(),
                 None => false,
-            }
+            };
+            // An index first stored out of order lives in the map until the vector reaches
+            // it; the newer value replaces it.
+            replaced || (!self.memo_sparse.is_empty() && self.memo_sparse.remove(&idx).is_some())
         } else {
             self.memo_sparse.insert(idx, v).is_some()
         };
@@ -790,11 +925,11 @@ impl<'o> Machine<'o> {
     }
 
     fn memo_get(&self, idx: u64) -> Result<Value, PickleError> {
-        let found = if idx < DENSE_MEMO {
-            self.memo_dense.get(idx as usize).and_then(Option::as_ref)
-        } else {
-            self.memo_sparse.get(&idx)
-        };
+        let found = usize::try_from(idx)
+            .ok()
+            .and_then(|i| self.memo_dense.get(i))
+            .and_then(Option::as_ref)
+            .or_else(|| self.memo_sparse.get(&idx));
         found
             .cloned()
             .ok_or_else(|| self.invalid(format!("memo value not found at index {idx}")))
@@ -856,9 +991,11 @@ impl<'o> Machine<'o> {
             callable,
             args: Value::None,
             state: None,
+            charge: Charge::new(),
         }));
         let args = self.storable(args, || CycleCandidate::Object(Rc::downgrade(&rc)));
         if let Ok(mut o) = rc.try_borrow_mut() {
+            o.charge.add(&args);
             o.args = args;
         }
         Value::Object(rc)
@@ -980,6 +1117,7 @@ impl<'o> Machine<'o> {
         if let Value::Object(o) = &target {
             let stored = self.storable(state.clone(), || CycleCandidate::Object(Rc::downgrade(o)));
             if let Ok(mut o) = o.try_borrow_mut() {
+                o.charge.add(&stored);
                 o.state = Some(stored);
             }
         }
@@ -1156,7 +1294,7 @@ impl<'o> Machine<'o> {
             Some(Value::List(l)) => {
                 // Nothing else borrows containers while opcodes run, so this succeeds.
                 if let Ok(mut list) = l.try_borrow_mut() {
-                    self.list_extend(&mut list.items, &mut items, &l);
+                    self.list_extend(&mut list, &mut items, &l);
                 }
             }
             Some(Value::Dict(d)) => {
@@ -1516,9 +1654,9 @@ impl<'o> Machine<'o> {
                         self.dict(&mut items)
                     }
                     b'l' => {
-                        let rc = Rc::new(RefCell::new(List::default()));
+                        let rc = Rc::new(RefCell::new(List::new()));
                         if let Ok(mut list) = rc.try_borrow_mut() {
-                            self.list_extend(&mut list.items, &mut items, &rc);
+                            self.list_extend(&mut list, &mut items, &rc);
                         }
                         Value::List(rc)
                     }
@@ -1527,8 +1665,8 @@ impl<'o> Machine<'o> {
                 self.recycle(items);
                 self.push(v);
             }
-            b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Dict::default())))),
-            b']' => self.push(Value::List(Rc::new(RefCell::new(List::default())))),
+            b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Dict::new())))),
+            b']' => self.push(Value::List(Rc::new(RefCell::new(List::new())))),
             b')' => {
                 let v = self.tuple(Vec::new());
                 self.push(v);
