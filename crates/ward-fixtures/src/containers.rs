@@ -421,6 +421,13 @@ pub fn fixtures() -> Vec<Fixture> {
             zip(&[("weights/notes.txt", evil)]),
             &[UNSAFE],
         ),
+        // A member whose name promises a safe format: whoever unpacks the archive and
+        // trusts the name loads a pickle.
+        Fixture::file(
+            "containers/zip-pickle-named-safetensors.zip",
+            zip(&[("model/model.safetensors", evil)]),
+            &["scan-extension-mismatch", UNSAFE],
+        ),
     ];
     for (name, flags, code) in [
         ("encrypted", 0x0001u16, "zip-encrypted"),
@@ -552,6 +559,11 @@ pub fn fixtures() -> Vec<Fixture> {
         "containers/tar-dotdot.tar",
         tar_files(&[("../evil.pkl", BENIGN_PICKLE)]),
         &["tar-path-traversal"],
+    ));
+    out.push(Fixture::file(
+        "containers/tar-pickle-named-npy.tar",
+        tar_files(&[("arrays/x.npy", evil)]),
+        &["scan-extension-mismatch", UNSAFE],
     ));
     for (name, wrapper) in [
         ("gz", Wrapper::Gzip),

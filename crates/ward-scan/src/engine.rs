@@ -212,7 +212,20 @@ fn scan_nested(src: &mut dyn Source, len: u64, loc: &Location, ctx: &Context) ->
         )];
     }
     let outcome = scan_source(src, len, loc, &nested);
-    let mut findings = outcome.findings;
+    let mut findings = Vec::new();
+    // A member's name can lie like a file's: loaders and people pick a reader by it.
+    if !matches!(
+        outcome.format,
+        Format::Unknown | Format::Text | Format::Empty
+    ) && let Some(name) = loc.members.last()
+    {
+        findings.extend(crate::scan::extension_mismatch(
+            name,
+            outcome.format.as_str(),
+            loc,
+        ));
+    }
+    findings.extend(outcome.findings);
     findings.extend(unknown_member(outcome.format, loc));
     findings
 }

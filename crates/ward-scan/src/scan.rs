@@ -694,20 +694,9 @@ fn scan_job(
         );
     }
     if outcome.kind == ContentKind::Known
-        && let Some(expected) = lying_extension(&job.display, &outcome.format)
+        && let Some(finding) = extension_mismatch(&job.display, &outcome.format, &loc)
     {
-        outcome.findings.insert(
-            0,
-            Finding::new(
-                EXTENSION_MISMATCH,
-                loc.clone(),
-                format!(
-                    "the name says {expected} but the content is `{}`; it was scanned as what \
-                     it is",
-                    outcome.format
-                ),
-            ),
-        );
+        outcome.findings.insert(0, finding);
     }
     let report = FileReport {
         path: job.display.clone(),
@@ -757,6 +746,19 @@ const EXTENSION_FORMATS: &[(&str, &str, &[&str])] = &[
 const TORCH_FORMATS: &[&str] = &[
     "pickle", "zip", "tar", "gzip", "zlib", "bzip2", "xz", "lzma", "lz4",
 ];
+
+/// The `scan-extension-mismatch` finding for a file or archive member called `name` whose
+/// content was detected as `format`, if its extension promised something else.
+pub(crate) fn extension_mismatch(name: &str, format: &str, loc: &Location) -> Option<Finding> {
+    let expected = lying_extension(name, format)?;
+    Some(Finding::new(
+        EXTENSION_MISMATCH,
+        loc.clone(),
+        format!(
+            "the name says {expected} but the content is `{format}`; it was scanned as what it is"
+        ),
+    ))
+}
 
 /// What a file's extension promised, when the content detected is something else.
 fn lying_extension(path: &str, format: &str) -> Option<&'static str> {
