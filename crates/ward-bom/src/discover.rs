@@ -117,8 +117,8 @@ impl Engine for BomEngine {
         outcome
     }
 
-    fn scan_dir(&self, dir: &Path, loc: &Location, ctx: &Context) -> Vec<Finding> {
-        DefaultEngine.scan_dir(dir, loc, ctx)
+    fn scan_dir(&self, dir: &Path, root: &Path, loc: &Location, ctx: &Context) -> Vec<Finding> {
+        DefaultEngine.scan_dir(dir, root, loc, ctx)
     }
 }
 

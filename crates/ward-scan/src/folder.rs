@@ -107,8 +107,9 @@ const WEIGHT_ENDINGS: &[&str] = &[
 ];
 
 /// Runs the folder rules on `dir` (its direct entries only; the walker calls this once per
-/// directory). `loc` is the directory as the user sees it.
-pub fn scan_dir(dir: &Path, loc: &Location, ctx: &Context) -> Vec<Finding> {
+/// directory). `root` is the canonical directory the user named; `loc` is `dir` as the user
+/// sees it.
+pub fn scan_dir(dir: &Path, root: &Path, loc: &Location, ctx: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
     let Ok(entries) = fs::read_dir(dir) else {
         return findings;
@@ -116,8 +117,17 @@ pub fn scan_dir(dir: &Path, loc: &Location, ctx: &Context) -> Vec<Finding> {
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
         // Symlinks are followed for files (the Hugging Face cache links snapshots to
-        // blobs); directories are the walker's business.
-        .filter(|e| fs::metadata(e.path()).is_ok_and(|m| m.is_file()))
+        // blobs), but only inside `root`: the walker reports a link that leads outside as
+        // `symlink-outside-root` and reads nothing through it, and neither do these rules.
+        // Directories are the walker's business.
+        .filter(|e| match e.file_type() {
+            Ok(t) if t.is_symlink() => {
+                fs::canonicalize(e.path()).is_ok_and(|target| target.starts_with(root))
+                    && fs::metadata(e.path()).is_ok_and(|m| m.is_file())
+            }
+            Ok(t) => t.is_file(),
+            Err(_) => false,
+        })
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     names.sort();
@@ -331,7 +341,13 @@ mod tests {
         for (name, text) in files {
             fs::write(dir.path().join(name), text).unwrap();
         }
-        scan_dir(dir.path(), &Location::file("model"), &Context::new(limits))
+        let root = fs::canonicalize(dir.path()).unwrap();
+        scan_dir(
+            &root,
+            &root,
+            &Location::file("model"),
+            &Context::new(limits),
+        )
     }
 
     fn ids(findings: &[Finding]) -> Vec<&'static str> {
@@ -419,8 +435,10 @@ mod tests {
             files.push(base.clone());
             dirs.clear();
         }
+        let canonical_root = fs::canonicalize(root).unwrap();
         while let Some(dir) = dirs.pop() {
-            for f in scan_dir(&dir, &Location::file(dir.display().to_string()), &ctx) {
+            let loc = Location::file(dir.display().to_string());
+            for f in scan_dir(&dir, &canonical_root, &loc, &ctx) {
                 codes.push(f.code.id);
             }
             for entry in fs::read_dir(&dir).unwrap() {
@@ -539,6 +557,59 @@ mod tests {
             "{codes:?}"
         );
         assert!(report.errors.is_empty(), "{:?}", report.errors);
+    }
+
+    /// A config linked from outside the folder the user named is not read: the walk
+    /// reports the link and does not follow it, and the folder rules must not either.
+    #[cfg(unix)]
+    #[test]
+    fn configs_linked_from_outside_the_root_are_not_read() {
+        use std::os::unix::fs::symlink;
+
+        let base = tempfile::tempdir().unwrap();
+        let shared = base.path().join("shared");
+        let model = base.path().join("model");
+        fs::create_dir_all(&shared).unwrap();
+        fs::create_dir_all(&model).unwrap();
+        fs::write(
+            shared.join("config.json"),
+            br#"{"auto_map":{"AutoModel":"modeling_x.X"}}"#,
+        )
+        .unwrap();
+        fs::write(
+            shared.join("chat_template.jinja"),
+            "{{ cycler.__init__.__globals__.os.popen('id') }}",
+        )
+        .unwrap();
+        for name in ["config.json", "chat_template.jinja"] {
+            symlink(format!("../shared/{name}"), model.join(name)).unwrap();
+        }
+        // Findings of the `model` folder itself, by code.
+        let model_codes = |named: &Path| {
+            let report = crate::scan::scan_paths(
+                &[named.to_path_buf()],
+                &crate::scan::ScanOptions::new(),
+                &|_| {},
+            );
+            let mut codes: Vec<&str> = report
+                .files
+                .iter()
+                .filter(|f| f.path.contains("model"))
+                .flat_map(|f| f.findings.iter().map(|r| r.finding.code.id))
+                .collect();
+            codes.sort();
+            codes.dedup();
+            codes
+        };
+        // Named directly, the links lead outside: reported, never read.
+        let codes = model_codes(&model);
+        assert!(codes.contains(&"scan-symlink-outside-root"), "{codes:?}");
+        assert!(!codes.contains(&"hf-remote-code"), "{codes:?}");
+        assert!(!codes.iter().any(|c| c.contains("template")), "{codes:?}");
+        // Named through their common parent, the same links stay inside and are read.
+        let codes = model_codes(base.path());
+        assert!(!codes.contains(&"scan-symlink-outside-root"), "{codes:?}");
+        assert!(codes.contains(&"hf-remote-code"), "{codes:?}");
     }
 
     #[test]

@@ -158,8 +158,10 @@ pub trait Engine: Sync {
         ctx: &Context,
     ) -> EngineOutcome;
 
-    /// Runs the rules that look at a directory as a whole (a model folder).
-    fn scan_dir(&self, dir: &Path, loc: &Location, ctx: &Context) -> Vec<Finding>;
+    /// Runs the rules that look at a directory as a whole (a model folder). `root` is the
+    /// canonical directory the user named: a link in `dir` that leads outside it is not
+    /// followed, as in the walk.
+    fn scan_dir(&self, dir: &Path, root: &Path, loc: &Location, ctx: &Context) -> Vec<Finding>;
 }
 
 /// Settings for one `ward scan` run.
@@ -402,9 +404,9 @@ pub fn scan_paths_with(
     let dir_findings: Vec<Vec<Finding>> = walk
         .dirs
         .par_iter()
-        .map(|(dir, display)| {
+        .map(|(dir, root, display)| {
             let ctx = file_context(options);
-            engine.scan_dir(dir, &Location::file(display.clone()), &ctx)
+            engine.scan_dir(dir, root, &Location::file(display.clone()), &ctx)
         })
         .collect();
     for finding in dir_findings.into_iter().flatten() {
@@ -449,7 +451,7 @@ struct Walk {
     findings: Vec<(String, Vec<Finding>)>,
     errors: Vec<ScanError>,
     /// Directories visited, for the directory rules.
-    dirs: Vec<(PathBuf, String)>,
+    dirs: Vec<(PathBuf, PathBuf, String)>,
     /// Canonical directories already walked, so that links inside the root cannot loop.
     visited: BTreeSet<PathBuf>,
     /// Standard input's buffer, kept for digest waivers.
@@ -536,7 +538,7 @@ impl Walk {
             }
         }
         children.sort_by_key(|entry| entry.file_name());
-        self.dirs.push((dir.to_owned(), display));
+        self.dirs.push((dir.to_owned(), root.to_owned(), display));
         for entry in children {
             let path = entry.path();
             let child = path.display().to_string();
@@ -944,8 +946,8 @@ impl Engine for DefaultEngine {
         engine_outcome
     }
 
-    fn scan_dir(&self, dir: &Path, loc: &Location, ctx: &Context) -> Vec<Finding> {
-        crate::folder::scan_dir(dir, loc, ctx)
+    fn scan_dir(&self, dir: &Path, root: &Path, loc: &Location, ctx: &Context) -> Vec<Finding> {
+        crate::folder::scan_dir(dir, root, loc, ctx)
     }
 }
 
@@ -1034,7 +1036,13 @@ mod tests {
             }
         }
 
-        fn scan_dir(&self, _dir: &Path, loc: &Location, _ctx: &Context) -> Vec<Finding> {
+        fn scan_dir(
+            &self,
+            _dir: &Path,
+            _root: &Path,
+            loc: &Location,
+            _ctx: &Context,
+        ) -> Vec<Finding> {
             self.dirs.lock().unwrap().push(loc.path.clone());
             Vec::new()
         }
