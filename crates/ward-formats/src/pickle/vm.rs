@@ -203,7 +203,28 @@ struct Object {
 // Values can nest as deep as the opcode limit allows (`TUPLE1` applied a million times),
 // so dropping them must not recurse: each container hands its children to a work list,
 // and a child is only taken apart there when nothing else references it.
-fn drop_iteratively(mut work: Vec<Value>) {
+//
+// The work list is kept per thread between calls, so that dropping a container does not
+// allocate one. A drop that starts while another runs (a container's own `Drop` once its
+// items were handed over) finds it taken and uses an empty one.
+thread_local! {
+    static DROP_WORK: Cell<Vec<Value>> = const { Cell::new(Vec::new()) };
+}
+
+/// Longest work list kept between drops.
+const KEPT_DROP_WORK: usize = 1 << 12;
+
+fn drop_iteratively(values: impl IntoIterator<Item = Value>) {
+    let mut work = DROP_WORK.try_with(Cell::take).unwrap_or_default();
+    work.extend(values);
+    drain_work(&mut work);
+    if work.capacity() <= KEPT_DROP_WORK {
+        // After the thread's locals are gone, the list is simply freed.
+        let _ = DROP_WORK.try_with(|cell| cell.set(work));
+    }
+}
+
+fn drain_work(work: &mut Vec<Value>) {
     while let Some(v) = work.pop() {
         match v {
             Value::Tuple(rc) => {
@@ -257,20 +278,18 @@ impl Drop for Dict {
         if self.pairs.iter().all(|(k, v)| is_leaf(k) && is_leaf(v)) {
             return;
         }
-        let mut work = Vec::new();
-        for (k, v) in std::mem::take(&mut self.pairs) {
-            work.push(k);
-            work.push(v);
-        }
-        drop_iteratively(work);
+        drop_iteratively(
+            std::mem::take(&mut self.pairs)
+                .into_iter()
+                .flat_map(|(k, v)| [k, v]),
+        );
     }
 }
 
 impl Drop for Object {
     fn drop(&mut self) {
-        let mut work = vec![std::mem::replace(&mut self.args, Value::None)];
-        work.extend(self.state.take());
-        drop_iteratively(work);
+        let args = std::mem::replace(&mut self.args, Value::None);
+        drop_iteratively(std::iter::once(args).chain(self.state.take()));
     }
 }
 
@@ -372,8 +391,34 @@ fn is_pure(v: &Value) -> bool {
     }
 }
 
-fn is_dunder(s: &str) -> bool {
-    s.len() > 4 && s.starts_with("__") && s.ends_with("__")
+fn is_dunder(s: &[u8]) -> bool {
+    s.len() > 4 && s.starts_with(b"__") && s.ends_with(b"__")
+}
+
+/// Whether `v` is a list, dict or object all of whose contents are pure (see `is_pure`):
+/// it reaches no container but itself.
+fn holds_only_pure(v: &Value) -> bool {
+    match v {
+        Value::List(l) => l.try_borrow().is_ok_and(|l| l.items.iter().all(is_pure)),
+        Value::Dict(d) => d
+            .try_borrow()
+            .is_ok_and(|d| d.pairs.iter().all(|(k, v)| is_pure(k) && is_pure(v))),
+        Value::Object(o) => o
+            .try_borrow()
+            .is_ok_and(|o| is_pure(&o.args) && o.state.as_ref().is_none_or(is_pure)),
+        _ => false,
+    }
+}
+
+/// The address of the container `v` refers to, for identity checks.
+fn container_ptr(v: &Value) -> Option<*const ()> {
+    match v {
+        Value::List(l) => Some(Rc::as_ptr(l).cast()),
+        Value::Dict(d) => Some(Rc::as_ptr(d).cast()),
+        Value::Object(o) => Some(Rc::as_ptr(o).cast()),
+        Value::Tuple(t) => Some(Rc::as_ptr(t).cast()),
+        _ => None,
+    }
 }
 
 impl Value {
@@ -385,6 +430,15 @@ impl Value {
                 None => "object of unknown type".to_owned(),
             },
             _ => "value".to_owned(),
+        }
+    }
+
+    /// The bytes of a string value (valid UTF-8).
+    fn str_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Str(s) => Some(s.as_bytes()),
+            Value::Small(len, bytes) => bytes.get(..usize::from(*len)),
+            _ => None,
         }
     }
 
@@ -701,23 +755,38 @@ impl<'o> Machine<'o> {
         Ok(self.stack.split_off(at))
     }
 
-    /// Whether `v` may be stored inside another container or object (see
+    /// Whether `v` may be stored inside the container or object at `target` (see
     /// [`MAX_CONTAINER_STORES`]).
-    fn may_store(&mut self, v: &Value, target: impl FnOnce() -> CycleCandidate) -> bool {
-        if is_pure(v) {
+    ///
+    /// A store closes a reference cycle only if the stored value reaches the target. A
+    /// value that reaches no container (`is_pure`), or a container holding only such
+    /// values that is not the target itself, cannot, so only the other stores record the
+    /// target as a candidate: most pickles (a dict of lists of strings) record none.
+    fn may_store(
+        &mut self,
+        v: &Value,
+        target: *const (),
+        candidate: impl FnOnce() -> CycleCandidate,
+    ) -> bool {
+        if is_pure(v) || (holds_only_pure(v) && container_ptr(v) != Some(target)) {
             return true;
         }
         if self.container_stores < MAX_CONTAINER_STORES {
             self.container_stores += 1;
-            self.cycle_candidates.push(target());
+            self.cycle_candidates.push(candidate());
             return true;
         }
         false
     }
 
     /// `v`, or an opaque placeholder when the store budget is spent.
-    fn storable(&mut self, v: Value, target: impl FnOnce() -> CycleCandidate) -> Value {
-        if self.may_store(&v, target) {
+    fn storable(
+        &mut self,
+        v: Value,
+        target: *const (),
+        candidate: impl FnOnce() -> CycleCandidate,
+    ) -> Value {
+        if self.may_store(&v, target, candidate) {
             v
         } else {
             Value::Opaque
@@ -751,18 +820,19 @@ impl<'o> Machine<'o> {
             d.pairs
                 .reserve((items.len() / 2).min(CONTAINER_CAP - d.pairs.len()));
         }
+        let target = Rc::as_ptr(rc).cast::<()>();
         let mut it = items.drain(..);
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
             if d.dunder.is_none()
+                && k.str_bytes().is_some_and(is_dunder)
                 && let Some(key) = k.as_str()
-                && is_dunder(key)
             {
                 d.dunder = Some(Rc::from(key));
             }
             if d.pairs.len() < CONTAINER_CAP
                 // Keys can close a cycle as well as values (`d[d] = 0`).
-                && self.may_store(&k, || CycleCandidate::Dict(Rc::downgrade(rc)))
-                && self.may_store(&v, || CycleCandidate::Dict(Rc::downgrade(rc)))
+                && self.may_store(&k, target, || CycleCandidate::Dict(Rc::downgrade(rc)))
+                && self.may_store(&v, target, || CycleCandidate::Dict(Rc::downgrade(rc)))
             {
                 d.charge.add(&k);
                 d.charge.add(&v);
@@ -772,11 +842,12 @@ impl<'o> Machine<'o> {
     }
 
     fn list_extend(&mut self, l: &mut List, items: &mut Vec<Value>, rc: &Rc<RefCell<List>>) {
+        let target = Rc::as_ptr(rc).cast::<()>();
         for v in items.drain(..) {
             if l.items.len() >= CONTAINER_CAP {
                 break;
             }
-            if self.may_store(&v, || CycleCandidate::List(Rc::downgrade(rc))) {
+            if self.may_store(&v, target, || CycleCandidate::List(Rc::downgrade(rc))) {
                 l.charge.add(&v);
                 l.items.push(v);
             }
@@ -993,7 +1064,8 @@ impl<'o> Machine<'o> {
             state: None,
             charge: Charge::new(),
         }));
-        let args = self.storable(args, || CycleCandidate::Object(Rc::downgrade(&rc)));
+        let target = Rc::as_ptr(&rc).cast::<()>();
+        let args = self.storable(args, target, || CycleCandidate::Object(Rc::downgrade(&rc)));
         if let Ok(mut o) = rc.try_borrow_mut() {
             o.charge.add(&args);
             o.args = args;
@@ -1115,7 +1187,10 @@ impl<'o> Machine<'o> {
             });
         }
         if let Value::Object(o) = &target {
-            let stored = self.storable(state.clone(), || CycleCandidate::Object(Rc::downgrade(o)));
+            let target = Rc::as_ptr(o).cast::<()>();
+            let stored = self.storable(state.clone(), target, || {
+                CycleCandidate::Object(Rc::downgrade(o))
+            });
             if let Ok(mut o) = o.try_borrow_mut() {
                 o.charge.add(&stored);
                 o.state = Some(stored);
@@ -1257,8 +1332,8 @@ impl<'o> Machine<'o> {
                         d.dunder = items
                             .iter()
                             .step_by(2)
-                            .filter_map(Value::as_str)
-                            .find(|k| is_dunder(k))
+                            .filter(|k| k.str_bytes().is_some_and(is_dunder))
+                            .find_map(Value::as_str)
                             .map(Rc::from);
                     }
                     true
