@@ -88,8 +88,19 @@ fn write_string(s: &str, out: &mut String) {
 }
 
 /// RFC 3339 UTC time with microseconds, e.g. `2026-11-22T03:45:48.123456Z`.
+///
+/// A clock outside the years -9999 to 9999 cannot be written in this form; it is clamped to
+/// the nearest end of that range rather than panicking, which shows in the log as the
+/// obviously wrong time it is.
 pub fn timestamp(now: SystemTime) -> String {
-    humantime::format_rfc3339_micros(now).to_string()
+    let at = jiff::Timestamp::try_from(now).unwrap_or_else(|_| {
+        if now < SystemTime::UNIX_EPOCH {
+            jiff::Timestamp::MIN
+        } else {
+            jiff::Timestamp::MAX
+        }
+    });
+    at.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 /// Builds the leaf bytes from an already canonical entry.
@@ -157,5 +168,13 @@ mod tests {
     fn timestamps_are_rfc3339_utc() {
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_700_000_000_123_456);
         assert_eq!(timestamp(t), "2023-11-14T22:13:20.123456Z");
+        // Whole seconds keep six digits; nanoseconds are cut, not rounded.
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        assert_eq!(timestamp(t), "2023-11-14T22:13:20.000000Z");
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(1_700_000_000_999_999_999);
+        assert_eq!(timestamp(t), "2023-11-14T22:13:20.999999Z");
+        // Far outside the representable years: clamped, never a panic.
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 40);
+        assert!(timestamp(t).starts_with("9999-12-"), "{}", timestamp(t));
     }
 }
