@@ -8,16 +8,17 @@ use serde_json::{Map, Value, json};
 
 use super::{RenderOptions, Verdict};
 use crate::finding::Finding;
-use crate::scan::{FileReport, Reported, ScanReport, Suppression};
+use crate::scan::{FileReport, ScanReport, Suppression};
 
 /// The schema name written in every JSON report.
 pub const SCHEMA: &str = "ward-scan/1";
 
-/// Renders the JSON report (pretty-printed, newline-terminated).
+/// Renders the JSON report (pretty-printed, newline-terminated, keys in alphabetical
+/// order).
 ///
-/// The files are written straight from the report, not through [`value`]: a scan of ten
-/// thousand files would otherwise build and free a tree of ten thousand maps on one core
-/// after the scan. Both give the same text, with keys in alphabetical order.
+/// The files are written straight from the report through borrowed views, not through a
+/// [`Value`] tree: a scan of ten thousand files would otherwise build and free ten
+/// thousand maps on one core after the scan.
 pub fn render(report: &ScanReport, options: &RenderOptions<'_>) -> String {
     let document = Document {
         files: &report.files,
@@ -31,10 +32,11 @@ pub fn render(report: &ScanReport, options: &RenderOptions<'_>) -> String {
 
 /// The JSON report as a value.
 pub fn value(report: &ScanReport, options: &RenderOptions<'_>) -> Value {
-    let mut map = fields(report, options);
-    let files = report.files.iter().map(file).collect::<Vec<_>>();
-    map.insert("files".to_owned(), Value::Array(files));
-    Value::Object(map)
+    let document = Document {
+        files: &report.files,
+        rest: fields(report, options),
+    };
+    serde_json::to_value(&document).unwrap_or(Value::Null)
 }
 
 /// Every top-level field but `files`.
@@ -44,7 +46,7 @@ fn fields(report: &ScanReport, options: &RenderOptions<'_>) -> Map<String, Value
     let policy = report.policy.as_ref().map(|policy| {
         json!({
             "path": policy.path,
-            "findings": policy.findings.iter().map(|f| finding(f, None)).collect::<Vec<_>>(),
+            "findings": policy.findings.iter().map(|f| FindingView::of(f, None)).collect::<Vec<_>>(),
         })
     });
     let fields = json!({
@@ -67,40 +69,6 @@ fn fields(report: &ScanReport, options: &RenderOptions<'_>) -> Map<String, Value
         Value::Object(map) => map,
         _ => Map::new(),
     }
-}
-
-fn file(file: &FileReport) -> Value {
-    json!({
-        "path": file.path,
-        "format": file.format,
-        "size": file.size,
-        "sha256": file.sha256,
-        "findings": file.findings.iter().map(reported).collect::<Vec<_>>(),
-    })
-}
-
-fn reported(reported: &Reported) -> Value {
-    let suppressed = reported
-        .suppressed
-        .as_ref()
-        .map(|s| serde_json::to_value(s).unwrap_or(Value::Null));
-    finding(&reported.finding, suppressed)
-}
-
-fn finding(finding: &Finding, suppressed: Option<Value>) -> Value {
-    json!({
-        "code": finding.code.id,
-        "severity": finding.severity,
-        "title": finding.code.title,
-        "message": finding.message,
-        "location": {
-            "path": finding.location.path,
-            "members": finding.location.members,
-            "offset": finding.location.offset,
-        },
-        "remedy": finding.code.remedy,
-        "suppressed": suppressed,
-    })
 }
 
 /// The report as [`render`] writes it: `rest` with `files` in its alphabetical place.
@@ -135,8 +103,8 @@ impl Serialize for Files<'_> {
     }
 }
 
-// The views below hold the same fields as [`file`] and [`finding`], declared in
-// alphabetical order, which is the order the value maps write.
+// The views below declare their fields in alphabetical order, the order of every other
+// map in the report.
 
 #[derive(serde::Serialize)]
 struct FileView<'a> {
@@ -216,7 +184,7 @@ struct SuppressionView<'a> {
 mod tests {
     use super::*;
     use crate::finding::{Location, Severity};
-    use crate::scan::{PolicyReport, ScanError};
+    use crate::scan::{PolicyReport, Reported, ScanError};
 
     /// Every field a finding can carry: members, offsets, a waiver, an unknown format.
     fn full_report() -> ScanReport {
@@ -244,7 +212,7 @@ mod tests {
                             }),
                         },
                         Reported {
-                            finding: plain.clone(),
+                            finding: plain,
                             suppressed: None,
                         },
                     ],
@@ -259,7 +227,7 @@ mod tests {
             ],
             policy: Some(PolicyReport {
                 path: "policy.toml".to_owned(),
-                findings: vec![plain],
+                findings: vec![Finding::new(code, Location::file("policy.toml"), "expired")],
             }),
             errors: vec![ScanError {
                 path: "m/gone".to_owned(),
@@ -269,23 +237,99 @@ mod tests {
     }
 
     #[test]
-    fn render_writes_exactly_the_value() {
+    fn files_findings_and_waivers_are_written_in_the_documented_shape() {
         let options = RenderOptions {
             color: false,
             fail_on: Severity::Medium,
             tool_version: "0.0.0-test",
         };
-        for report in [full_report(), ScanReport::default()] {
-            let rendered = render(&report, &options);
-            let mut expected = serde_json::to_string_pretty(&value(&report, &options)).unwrap();
-            expected.push('\n');
-            assert_eq!(rendered, expected);
-        }
         let rendered = render(&full_report(), &options);
-        assert!(
-            rendered.contains("\"owner\": \"sec@example.org\""),
-            "{rendered}"
+        let sha = "ab".repeat(32);
+        let expected = format!(
+            r#"{{
+  "errors": [
+    {{
+      "message": "not found",
+      "path": "m/gone"
+    }}
+  ],
+  "files": [
+    {{
+      "findings": [
+        {{
+          "code": "scan-unknown-format",
+          "location": {{
+            "members": [
+              "model/data.pkl"
+            ],
+            "offset": 12,
+            "path": "m/model.pt"
+          }},
+          "message": "nested `x`",
+          "remedy": "{remedy}",
+          "severity": "critical",
+          "suppressed": {{
+            "expires": "2030-01-01",
+            "owner": "sec@example.org",
+            "policy": "policy.toml:3",
+            "reason": "accepted"
+          }},
+          "title": "{title}"
+        }},
+        {{
+          "code": "scan-unknown-format",
+          "location": {{
+            "members": [],
+            "offset": null,
+            "path": "m/a \"quoted\" name"
+          }},
+          "message": "plain",
+          "remedy": "{remedy}",
+          "severity": "medium",
+          "suppressed": null,
+          "title": "{title}"
+        }}
+      ],
+      "format": "zip",
+      "path": "m/model.pt",
+      "sha256": "{sha}",
+      "size": 42
+    }},
+    {{
+      "findings": [],
+      "format": null,
+      "path": "m/empty",
+      "sha256": null,
+      "size": null
+    }}
+  ],
+  "policy": {{
+    "findings": [
+      {{
+        "code": "scan-unknown-format",
+        "location": {{
+          "members": [],
+          "offset": null,
+          "path": "policy.toml"
+        }},
+        "message": "expired",
+        "remedy": "{remedy}",
+        "severity": "medium",
+        "suppressed": null,
+        "title": "{title}"
+      }}
+    ],
+    "path": "policy.toml"
+  }},
+  "schema": "ward-scan/1",
+  "summary": "#,
+            remedy = crate::scan::UNKNOWN_FORMAT.remedy.replace('"', "\\\""),
+            title = crate::scan::UNKNOWN_FORMAT.title,
         );
-        assert!(rendered.contains("\"members\": [\n"), "{rendered}");
+        assert!(rendered.starts_with(&expected), "{rendered}");
+        assert!(rendered.ends_with("}\n"), "{rendered}");
+        // The value form is the same document.
+        let value: Value = serde_json::from_str(&rendered).unwrap();
+        assert_eq!(value, super::value(&full_report(), &options));
     }
 }
