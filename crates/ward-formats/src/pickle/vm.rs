@@ -1389,30 +1389,23 @@ impl<'o> Machine<'o> {
         Ok(Step::Continue)
     }
 
-    /// Pushes an integer. The slot is pushed first and filled in place: building the
-    /// value before the push makes the compiler assemble it in memory and copy it with
-    /// one wider load, which stalls on every opcode of a large pickle.
-    #[inline(always)]
-    fn push_int(&mut self, i: i64) {
-        self.stack.push(Value::None);
-        if let Some(slot) = self.stack.last_mut() {
-            *slot = Value::Int(i);
-        }
-    }
-
     /// The opcodes that make up most of a large pickle (numbers and short ASCII strings),
     /// run here in the machine's loop rather than in [`Machine::step`], each value written
     /// straight into its stack slot. On [`Hot::Failed`] the error is in `out.error`.
     #[inline(always)]
     fn step_hot(&mut self, op: u8, input: &mut Input<'_>) -> Hot {
         let read = match op {
-            b'J' => input
-                .array::<4>()
-                .map(|a| self.push_int(i64::from(i32::from_le_bytes(a)))),
-            b'K' => input.array::<1>().map(|[v]| self.push_int(i64::from(v))),
-            b'M' => input
-                .array::<2>()
-                .map(|a| self.push_int(i64::from(u16::from_le_bytes(a)))),
+            b'J' => input.array::<4>().map(|a| {
+                self.stack
+                    .push(Value::Int(i64::from(i32::from_le_bytes(a))))
+            }),
+            b'K' => input
+                .array::<1>()
+                .map(|[v]| self.stack.push(Value::Int(i64::from(v)))),
+            b'M' => input.array::<2>().map(|a| {
+                self.stack
+                    .push(Value::Int(i64::from(u16::from_le_bytes(a))))
+            }),
             b'G' => input.array::<8>().map(|_| self.stack.push(Value::Float)),
             0x8c => match input.peek_n(1) {
                 Ok(&[n, ..]) if usize::from(n) <= SMALL => match input.peek_n(1 + usize::from(n)) {
