@@ -228,6 +228,22 @@ fn dicts(n: usize, memoise: bool) -> Vec<u8> {
     bytes
 }
 
+fn assert_invalid(p: &Pickle) {
+    assert!(
+        matches!(p.error, Some(PickleError::Invalid { .. })),
+        "{:?}",
+        p.error
+    );
+}
+
+fn assert_truncated(p: &Pickle) {
+    assert!(
+        matches!(p.error, Some(PickleError::Truncated { .. })),
+        "{:?}",
+        p.error
+    );
+}
+
 fn assert_memory_limit(p: &Pickle) {
     assert!(
         matches!(
@@ -287,11 +303,7 @@ fn memo_indices_past_the_dense_range_are_kept_in_order_and_out_of_order() {
     assert_eq!(calls, [Some("os.system"), None]);
     // A missing index in the sparse range is still an error.
     let p = parse(b"\x80\x04j\x40\x42\x0f\x00.");
-    assert!(
-        matches!(p.error, Some(PickleError::Invalid { .. })),
-        "{:?}",
-        p.error
-    );
+    assert_invalid(&p);
 }
 
 #[test]
@@ -374,17 +386,9 @@ fn items_added_to_a_full_container_are_still_checked() {
     let p = parse(b"\x80\x04cbuiltins\nobject\n)R(NNe.");
     assert_eq!(p.error, None);
     let p = parse(b"\x80\x04(NNe.");
-    assert!(
-        matches!(p.error, Some(PickleError::Invalid { .. })),
-        "{:?}",
-        p.error
-    );
+    assert_invalid(&p);
     let p = parse(b"\x80\x04}(NNNu.");
-    assert!(
-        matches!(p.error, Some(PickleError::Invalid { .. })),
-        "{:?}",
-        p.error
-    );
+    assert_invalid(&p);
 }
 
 #[test]
@@ -394,23 +398,11 @@ fn short_strings_are_read_exactly_on_the_fast_path() {
     assert_eq!(p.error, None);
     assert_eq!(names(&p), ["m\u{e9}.f"]);
     let p = parse(b"\x80\x04\x8c\x05abc");
-    assert!(
-        matches!(p.error, Some(PickleError::Truncated { .. })),
-        "{:?}",
-        p.error
-    );
+    assert_truncated(&p);
     let p = parse(b"\x80\x04J\x01\x00");
-    assert!(
-        matches!(p.error, Some(PickleError::Truncated { .. })),
-        "{:?}",
-        p.error
-    );
+    assert_truncated(&p);
     let p = parse(b"\x80\x04\x8c\x02\xff\xfe.");
-    assert!(
-        matches!(p.error, Some(PickleError::Invalid { .. })),
-        "{:?}",
-        p.error
-    );
+    assert_invalid(&p);
 }
 
 #[test]

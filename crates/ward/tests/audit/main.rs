@@ -369,10 +369,9 @@ fn printed_proofs_verify_from_the_json_alone() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-fn python() -> String {
-    std::env::var("WARD_TEST_PYTHON")
-        .expect("WARD_TEST_PYTHON must name a Python interpreter (./scripts/test sets it)")
-}
+#[path = "../support/mod.rs"]
+mod support;
+use support::python;
 
 /// Checks printed proofs with a verifier written from the RFC in Python, against roots
 /// taken from signed checkpoints.

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
@@ -21,18 +21,9 @@ const WARD: &str = env!("CARGO_BIN_EXE_ward");
 /// A fixed creation time, so documents are reproducible.
 const EPOCH: &str = "1767225600";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> String {
-    std::env::var("WARD_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "WARD_TEST_PYTHON is not set: run the suite with ./scripts/test, which installs \
-             the Python test tools into ./.venv and sets it"
-        )
-    })
-}
+#[path = "../support/mod.rs"]
+mod support;
+use support::{make_pki, python, repo_root};
 
 struct Tree {
     dir: tempfile::TempDir,
@@ -567,16 +558,7 @@ fn signatures_are_reported_and_verified_with_a_key() {
     let t = tree();
     let work = tempfile::tempdir().unwrap();
     let pki = work.path().join("pki");
-    let out = Command::new(python())
-        .arg(repo_root().join("tests/gen/sign_pki.py"))
-        .arg(&pki)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    make_pki(&pki);
     let model = work.path().join("tiny-llama");
     copy_tree(&t.root().join("project/models/tiny-llama"), work.path());
     let key = pki.join("p256.pem").display().to_string();

@@ -23,14 +23,12 @@ struct Env {
     venv_bin: PathBuf,
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+#[path = "../support/mod.rs"]
+mod support;
+use support::{make_pki, repo_root};
 
 fn env() -> Env {
-    let python = PathBuf::from(std::env::var_os("WARD_TEST_PYTHON").expect(
-        "WARD_TEST_PYTHON is not set: run the tests with ./scripts/test, which installs model-signing into ./.venv",
-    ));
+    let python = support::python();
     let venv_bin = PathBuf::from(
         std::env::var_os("WARD_TEST_VENV_BIN")
             .expect("WARD_TEST_VENV_BIN is not set: run the tests with ./scripts/test"),
@@ -42,16 +40,7 @@ fn env() -> Env {
     );
     let dir = tempfile::tempdir().unwrap();
     let pki = dir.path().join("pki");
-    let out = Command::new(&python)
-        .arg(repo_root().join("tests/gen/sign_pki.py"))
-        .arg(&pki)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sign_pki.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    make_pki(&pki);
     Env {
         dir,
         pki,
