@@ -208,6 +208,18 @@ pub enum LimitKind {
 }
 
 impl LimitKind {
+    /// What the limit counts, for messages.
+    pub fn unit(self) -> &'static str {
+        match self {
+            LimitKind::Opcodes => "opcodes",
+            LimitKind::Memo => "entries",
+            LimitKind::Stack => "values",
+            LimitKind::Nesting => "levels",
+            LimitKind::Memory => "bytes",
+            LimitKind::Time => "seconds",
+        }
+    }
+
     /// The name of the limit as users configure it.
     pub fn name(self) -> &'static str {
         match self {
@@ -239,7 +251,7 @@ pub enum PickleError {
         what: String,
     },
     /// A limit was hit.
-    #[error("pickle limit `{}` of {value} reached at offset {offset}", kind.name())]
+    #[error("pickle limit `{}` of {value} {} reached at offset {offset}", kind.name(), kind.unit())]
     Limit {
         /// Which limit.
         kind: LimitKind,
